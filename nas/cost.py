@@ -1,0 +1,81 @@
+"""Cost of a built model: parameter count, FLOPs of one forward pass, CPU latency of one batch."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """The cost figures of one model."""
+
+    params: int
+    flops: int
+    latency_ms: float
+    device: str = "cpu"
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """The figures as a flat mapping."""
+        return dict(self.__dict__)
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_flops(model: nn.Module, example: torch.Tensor) -> int:
+    """FLOPs (2 × multiply-accumulates) of conv and linear layers for one sample of ``example``'s shape."""
+    total = 0
+
+    def conv_hook(module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+        nonlocal total
+        kernel = module.weight.shape[1:].numel()  # in_channels/groups × kernel elements
+        total += 2 * kernel * out[0].numel()
+
+    def linear_hook(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
+        nonlocal total
+        rows = inp[0][0].numel() // module.in_features
+        total += 2 * module.in_features * module.out_features * rows
+
+    handles = []
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            handles.append(module.register_forward_hook(conv_hook))
+        elif isinstance(module, nn.Linear):
+            handles.append(module.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(example[:1])
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return total
+
+
+def measure_latency_ms(model: nn.Module, batch: torch.Tensor, repeats: int = 5) -> float:
+    """Median wall time in milliseconds of one forward pass over ``batch`` (after one warm-up)."""
+    was_training = model.training
+    model.eval()
+    times = []
+    with torch.no_grad():
+        model(batch)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(batch)
+            times.append((time.perf_counter() - start) * 1000)
+    model.train(was_training)
+    return statistics.median(times)
+
+
+def measure_cost(model: nn.Module, batch: torch.Tensor) -> ModelCost:
+    """Parameter count, FLOPs per sample and latency of one batch on the CPU."""
+    return ModelCost(count_params(model), count_flops(model, batch), measure_latency_ms(model, batch))

@@ -1,0 +1,23 @@
+"""Exception classes of the search library: each message names the bad value, the file and the fix."""
+
+from __future__ import annotations
+
+
+class NasError(Exception):
+    """Base class of every user-facing error raised by ``nas``."""
+
+
+class ModelFileError(NasError):
+    """A model file cannot be loaded, or its class cannot be found or built."""
+
+
+class SpaceError(NasError):
+    """A search space (extracted or read from YAML) is invalid."""
+
+
+class DataError(NasError):
+    """A data folder cannot be loaded or fails validation."""
+
+
+class SearchError(NasError):
+    """A search cannot start or continue (storage, budget, configuration)."""

@@ -1,0 +1,41 @@
+"""Retrain one configuration on train+validation with more epochs, then test it once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from nas.cost import ModelCost, measure_cost
+from nas.factory import ModelFactory
+from nas.search import SplitData
+from nas.training import TrainSettings, evaluate, train
+
+
+@dataclass
+class RetrainResult:
+    """The retrained model with its test metrics and cost."""
+
+    model: nn.Module
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    cost: ModelCost
+    settings: TrainSettings
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+
+def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, settings: TrainSettings) -> RetrainResult:
+    """Build ``params`` afresh (seeded), train on ``trainval`` and evaluate once on ``test``."""
+    x, y = data.split("trainval")
+    x_test, y_test = data.split("test")
+    torch.manual_seed(settings.seed)
+    model = factory.build(params)
+    result = train(model, x, y, settings)
+    test = evaluate(model, x_test, y_test)
+    model.eval()
+    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final}
+    cost = measure_cost(model, x[: settings.batch_size])
+    return RetrainResult(model, dict(params), metrics, cost, settings, result.history, result.wall_time_s)

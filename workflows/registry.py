@@ -1,0 +1,96 @@
+"""MLflow model registry: log a retrained model, register a version, move ``champion`` only if better."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from workflows.workspace import Workspace
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A newly registered model version and what happened to the aliases."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    serialization_format: str
+    previous_champion: str | None = None
+    previous_champion_accuracy: float | None = None
+
+    @property
+    def uri(self) -> str:
+        """The URI that loads this version."""
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def alias_uri(self) -> str:
+        """The URI of the alias this version holds."""
+        return f"models:/{self.name}@{self.alias}"
+
+
+def log_torch_model(model: Any, example: Any, model_file: Path) -> tuple[Any, str]:
+    """Log ``model`` in the active run as ``pt2`` (no code needed to load); fall back to pickle + code."""
+    import mlflow.pytorch
+    import torch
+
+    requirements = [f"torch=={torch.__version__.split('+')[0]}"]
+    example_np = example[:2].numpy()  # batch >= 2 so the exported batch dimension stays dynamic
+    try:
+        info = mlflow.pytorch.log_model(model, name="model", input_example=example_np,
+                                        pip_requirements=requirements, serialization_format="pt2")
+        return info, "pt2"
+    except Exception as exc:  # torch.export cannot trace every model (data-dependent control flow)
+        log.warning("torch.export failed (%s); logging the model pickled with its source file", exc)
+        info = mlflow.pytorch.log_model(model, name="model", input_example=example_np, pip_requirements=requirements,
+                                        serialization_format="pickle", code_paths=[str(model_file)])
+        return info, "pickle"
+
+
+def current_champion(client: Any, name: str) -> Any | None:
+    """The version holding alias ``champion``, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def register_version(
+    client: Any,
+    ws: Workspace,
+    run_id: str,
+    model_info: Any,
+    serialization_format: str,
+    test_accuracy: float,
+    tags: dict[str, str],
+    score_champion: Callable[[str], float],
+    margin: float = 0.0,
+) -> RegisteredVersion:
+    """Register ``model_info`` as a new version; it takes ``champion`` only if it beats the current one.
+
+    ``score_champion(uri)`` scores the current champion on today's test split, so both are compared
+    on the same samples; a version that does not win by more than ``margin`` becomes ``challenger``.
+    """
+    import mlflow
+
+    mlflow.set_registry_uri(ws.mlflow_uri)
+    champion = current_champion(client, ws.registered_model)
+    version = mlflow.register_model(model_info.model_uri, ws.registered_model, tags=tags)
+    champion_score = score_champion(f"models:/{ws.registered_model}@{CHAMPION}") if champion else None
+    promote = champion_score is None or test_accuracy > champion_score + margin
+    alias = CHAMPION if promote else CHALLENGER
+    client.set_registered_model_alias(ws.registered_model, alias, version.version)
+    client.set_model_version_tag(ws.registered_model, version.version, "nasflow.alias_at_registration", alias)
+    return RegisteredVersion(
+        ws.registered_model, str(version.version), alias, run_id, serialization_format,
+        champion.version if champion else None, champion_score,
+    )

@@ -1,0 +1,106 @@
+"""Structured-config schemas (dataclasses in Hydra's ConfigStore) that validate every config group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+
+class Sampler(str, Enum):
+    tpe = "tpe"
+    random = "random"
+    gp = "gp"
+    cmaes = "cmaes"
+
+
+class Pruner(str, Enum):
+    median = "median"
+    hyperband = "hyperband"
+    successive_halving = "successive_halving"
+    none = "none"
+
+
+class Optimizer(str, Enum):
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    file: str = MISSING
+    class_name: str = MISSING
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    path: str = MISSING
+
+
+@dataclass
+class SpaceConfig:
+    dimensions: Optional[dict[str, Any]] = None
+    fixed: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SearchConfig:
+    n_trials: int = 20
+    timeout: Optional[float] = None
+    sampler: Sampler = Sampler.tpe
+    pruner: Pruner = Pruner.median
+    seed: int = 0
+    storage: Optional[str] = None
+    study_name: Optional[str] = None
+    metric: str = "val_accuracy"
+    threads: int = 0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 6
+    retrain_epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    optimizer: Optimizer = Optimizer.adam
+    weight_decay: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class TrackingConfig:
+    uri: Optional[str] = None
+    experiment: Optional[str] = None
+    registered_model: Optional[str] = None
+    promote_margin: float = 0.0
+
+
+@dataclass
+class KbConfig:
+    url: Optional[str] = None
+
+
+@dataclass
+class NasflowConfig:
+    workspace: str = ".nasflow"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    kb: KbConfig = field(default_factory=KbConfig)
+
+
+def register_schemas() -> None:
+    """Store the schema so that ``conf/config.yaml`` can list ``nasflow_schema`` first in its defaults."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="nasflow_schema", node=NasflowConfig)

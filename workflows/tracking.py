@@ -1,0 +1,99 @@
+"""MLflow tracking: one parent run per search, one nested run per trial, batched metric logging."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from nas.observer import SearchObserver, TrialResult
+from workflows.workspace import Workspace
+
+RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+
+
+def mlflow_client(ws: Workspace) -> Any:
+    """An ``MlflowClient`` on the workspace store (tracking and registry)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=ws.mlflow_uri, registry_uri=ws.mlflow_uri)
+
+
+def ensure_experiment(client: Any, ws: Workspace) -> str:
+    """The experiment id, creating the store and experiment once (before any worker starts)."""
+    found = client.get_experiment_by_name(ws.experiment)
+    if found is not None:
+        return found.experiment_id
+    ws.artifact_root.mkdir(parents=True, exist_ok=True)
+    try:
+        return client.create_experiment(ws.experiment, artifact_location=ws.artifact_root.as_uri())
+    except Exception:  # another process created it first
+        return client.get_experiment_by_name(ws.experiment).experiment_id
+
+
+def _param_batch(params: dict[str, Any]) -> list[Any]:
+    from mlflow.entities import Param
+
+    return [Param(str(k), str(v)[:6000]) for k, v in params.items()]
+
+
+class MlflowSearchObserver(SearchObserver):
+    """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials."""
+
+    def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any]) -> None:
+        self.client, self.experiment_id = client, experiment_id
+        self.tags, self.params = tags, params
+        self.parent_id: str | None = None
+        self.trial_runs: dict[int, str] = {}
+
+    def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
+        from mlflow.entities import RunTag
+
+        run = self.client.create_run(self.experiment_id, run_name=f"search-{study_name}", tags={**self.tags, "nasflow.kind": "search"})
+        self.parent_id = run.info.run_id
+        self.client.log_batch(self.parent_id, params=_param_batch(self.params),
+                              tags=[RunTag("nasflow.trials_done_before", str(n_done))])
+
+    def trial_started(self, number: int, params: dict[str, Any]) -> None:
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"trial-{number}",
+            tags={**self.tags, "mlflow.parentRunId": self.parent_id, "nasflow.kind": "trial", "nasflow.trial": str(number)},
+        )
+        self.trial_runs[number] = run.info.run_id
+
+    def trial_ended(self, result: TrialResult) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        run_id = self.trial_runs.pop(result.number, None)
+        if run_id is None:
+            return
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, step) for step, row in enumerate(result.history) for k, v in row.items()]
+        if result.cost is not None:
+            metrics += [Metric(k, float(v), now, 0) for k, v in result.cost.as_dict().items() if k != "device"]
+        metrics.append(Metric("wall_time_s", result.wall_time_s, now, 0))
+        tags = [RunTag("nasflow.state", result.state)] + ([RunTag("nasflow.error", result.error[:5000])] if result.error else [])
+        self.client.log_batch(run_id, metrics=metrics, params=_param_batch(result.params), tags=tags)
+        self.client.set_terminated(run_id, RUN_STATUS[result.state])
+
+    def search_ended(self, study: Any) -> None:
+        from mlflow.entities import Metric
+
+        if self.parent_id is None:
+            return
+        now = int(time.time() * 1000)
+        counts: dict[str, int] = {}
+        for trial in study.get_trials(deepcopy=False):
+            counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+        metrics = [Metric(f"trials_{k}", float(v), now, 0) for k, v in counts.items()]
+        if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+            metrics.append(Metric("best_val_accuracy", float(study.best_value), now, 0))
+        self.client.log_batch(self.parent_id, metrics=metrics)
+        self.client.set_terminated(self.parent_id, "FINISHED")
+
+    def abort(self) -> None:
+        """Mark every open run FAILED (the search raised or was interrupted)."""
+        for run_id in list(self.trial_runs.values()) + ([self.parent_id] if self.parent_id else []):
+            self.client.set_terminated(run_id, "FAILED")
+        self.trial_runs.clear()
+        self.parent_id = None

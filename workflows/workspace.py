@@ -1,0 +1,57 @@
+"""Where a run keeps its state, and the names it gives its study, experiment and registered model."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One folder (ignored by git) for the Optuna study, MLflow store and artifacts, and the knowledge base."""
+
+    root: Path
+    model: str
+    data: str
+    optuna_url: str
+    mlflow_uri: str
+    kb_url: str
+    study_name: str
+    experiment: str
+    registered_model: str
+
+    @property
+    def artifact_root(self) -> Path:
+        """MLflow's artifact folder for experiments created in this workspace."""
+        return self.root / "mlartifacts"
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "Workspace":
+        """Resolve every default (``null`` in ``conf/``) against the workspace folder."""
+        root = Path(cfg.workspace).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        model, data = cfg.model.name, cfg.data.name
+        pair = f"{model}-{data}"
+        return cls(
+            root=root,
+            model=model,
+            data=data,
+            optuna_url=cfg.search.storage or f"sqlite:///{root / 'optuna.db'}",
+            mlflow_uri=cfg.tracking.uri or f"sqlite:///{root / 'mlflow.db'}",
+            kb_url=cfg.kb.url or f"sqlite:///{root / 'kb.db'}",
+            study_name=cfg.search.study_name or pair,
+            experiment=cfg.tracking.experiment or f"nasflow-{pair}",
+            registered_model=cfg.tracking.registered_model or pair,
+        )
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The current git commit of ``cwd`` (None outside a git repository)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
