@@ -1,0 +1,26 @@
+"""Hash-based train/val/test splits: each sample's split depends only on (seed, its key), never on the others."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+def split_position(seed: int, key: str) -> float:
+    """A uniform number in [0, 1) fixed by ``seed`` and ``key`` (sha256, so stable across runs and machines)."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_splits(keys: Sequence[str], val: float, test: float, seed: int) -> dict[str, np.ndarray]:
+    """Indices of each split: a key lands in test below ``test``, in val below ``test + val``, else in train.
+
+    Adding or removing samples never moves another sample, so a test sample stays in test.
+    """
+    positions = np.fromiter((split_position(seed, key) for key in keys), dtype=np.float64, count=len(keys))
+    where = np.where(positions < test, 2, np.where(positions < test + val, 1, 0))
+    return {name: np.flatnonzero(where == code).astype(np.int64) for code, name in enumerate(SPLITS)}
