@@ -1,8 +1,20 @@
-"""Data folders: images in class sub-folders, a CSV table or an ``.npz``, loaded into memory as tensors.
+"""Data folders loaded into memory as tensors.
 
-``load_data_folder`` validates the folder (one clear :class:`DataError` naming the file and the fix), splits it
-deterministically by a hash of each sample's id, and computes a content hash and task meta-features;
-``export_digits`` writes scikit-learn's bundled digits as such a folder.
+A data folder holds exactly one of:
+
+* class sub-folders of PNG/JPEG images (``<folder>/<class>/<file>.png``), all the same size; converted to
+  grayscale if every image is grayscale, else RGB; ``x`` is N×C×H×W float32 in [0, 1];
+* one CSV with a header and a label column (``label`` unless ``label_column`` says otherwise); every other column
+  is a numeric feature; ``x`` is N×F float32, raw values (not standardized);
+* one ``.npz`` with ``x`` (N×F, N×H×W or N×C×H×W; uint8 is scaled to [0, 1], other dtypes kept as they are) and
+  ``y`` (integer or string labels).
+
+An optional ``dataset.yaml`` beside the data may set ``name``, ``task_type`` (``classification``),
+``label_column`` and ``split: {val: 0.15, test: 0.15, seed: 0}`` (the defaults). Hidden files are ignored.
+
+Each sample's split is fixed by a hash of (seed, sample id) — an image's relative path, or a table row's content
+hash — so adding data never moves an existing sample to another split. Every validation problem raises
+:class:`DataError` with one line naming the file (and row), the problem and the fix.
 """
 
 from nas.data.dataset import Dataset

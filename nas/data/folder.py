@@ -69,11 +69,13 @@ def _read(folder: Path, spec: DatasetSpec) -> Samples:
                 f"move them into one sub-folder per class, e.g. {folder}/<class>/{loose[0]}"
             )
         raise DataError(f"{folder}: no data found; add {FORMATS_HELP}")
-    (kind, paths), = present.items()
+    ((kind, paths),) = present.items()
     if kind == "class folders":
         return read_images(folder, paths)
     if len(paths) > 1:
-        raise DataError(f"{folder}: holds {len(paths)} {kind} ({', '.join(p.name for p in paths)}); merge them into one")
+        raise DataError(
+            f"{folder}: holds {len(paths)} {kind} ({', '.join(p.name for p in paths)}); merge them into one"
+        )
     if kind == "CSV files":
         return read_csv(folder, paths[0], spec.label_column)
     return read_npz(folder, paths[0])

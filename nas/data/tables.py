@@ -54,7 +54,9 @@ def read_csv(folder: Path, path: Path, label_column: str) -> Samples:
     return Samples("csv", x.astype(np.float32), y, classes, ids, keys, [path.name])
 
 
-def _parse_features(path: Path, rows: list[list[str]], lines: list[int], names: list[str], cols: list[int]) -> np.ndarray:
+def _parse_features(
+    path: Path, rows: list[list[str]], lines: list[int], names: list[str], cols: list[int]
+) -> np.ndarray:
     """Parse the feature cells to float64; on failure name the first bad cell's row and column."""
     cells = [[row[i].strip() for i in cols] for row in rows]
     try:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import write_image
 
 from nas.data import Dataset, load_data_folder
-from conftest import write_image
 
 
 def test_grayscale_image_folder_loads_as_n_1_h_w_in_unit_range(image_folder):
@@ -99,8 +99,8 @@ def test_npz_uint8_images_get_a_channel_and_unit_range(tmp_path):
 
 def test_split_returns_tensors_of_each_part(image_folder):
     ds = load_data_folder(image_folder({"a": 20, "b": 20}))
-    x_tr, y_tr = ds.split("train")
-    x_tv, y_tv = ds.split("trainval")
+    x_tr, _ = ds.split("train")
+    x_tv, _ = ds.split("trainval")
     x_te, y_te = ds.split("test")
     assert len(x_tr) == len(ds.train_idx) and len(y_te) == len(ds.test_idx)
     assert len(x_tv) == len(ds.train_idx) + len(ds.val_idx)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_image
 from PIL import Image
 
 from nas.data import DataError, load_data_folder
-from conftest import write_image
 
 
 def _fails(folder: Path, *patterns: str) -> str:
@@ -89,7 +89,9 @@ def test_folder_with_none_of_the_formats(tmp_path):
 
 def test_images_directly_in_the_folder_are_told_to_go_into_class_folders(tmp_path):
     write_image(tmp_path / "a.png")
-    _fails(tmp_path, "1 image\\(s\\) \\(e.g. a.png\\) lie directly in the folder; move them into one sub-folder per class")
+    _fails(
+        tmp_path, "1 image\\(s\\) \\(e.g. a.png\\) lie directly in the folder; move them into one sub-folder per class"
+    )
 
 
 def test_two_formats_in_one_folder(image_folder):
