@@ -43,7 +43,8 @@ class MlflowSearchObserver(SearchObserver):
         self.client, self.experiment_id = client, experiment_id
         self.tags, self.params = tags, params
         self.parent_id: str | None = None
-        self.trial_runs: dict[int, str] = {}
+        self.trial_runs: dict[int, str] = {}  # trial number -> run id, kept for lineage
+        self.open_runs: set[str] = set()
 
     def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
         from mlflow.entities import RunTag
@@ -60,13 +61,15 @@ class MlflowSearchObserver(SearchObserver):
             tags={**self.tags, "mlflow.parentRunId": self.parent_id, "nasflow.kind": "trial", "nasflow.trial": str(number)},
         )
         self.trial_runs[number] = run.info.run_id
+        self.open_runs.add(run.info.run_id)
 
     def trial_ended(self, result: TrialResult) -> None:
         from mlflow.entities import Metric, RunTag
 
-        run_id = self.trial_runs.pop(result.number, None)
-        if run_id is None:
+        run_id = self.trial_runs.get(result.number)
+        if run_id not in self.open_runs:
             return
+        self.open_runs.discard(run_id)
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, step) for step, row in enumerate(result.history) for k, v in row.items()]
         if result.cost is not None:
@@ -93,7 +96,7 @@ class MlflowSearchObserver(SearchObserver):
 
     def abort(self) -> None:
         """Mark every open run FAILED (the search raised or was interrupted)."""
-        for run_id in list(self.trial_runs.values()) + ([self.parent_id] if self.parent_id else []):
+        for run_id in list(self.open_runs) + ([self.parent_id] if self.parent_id else []):
             self.client.set_terminated(run_id, "FAILED")
-        self.trial_runs.clear()
+        self.open_runs.clear()
         self.parent_id = None

@@ -1,0 +1,119 @@
+"""The ``nasflow`` command line: subcommands whose remaining arguments are Hydra overrides.
+
+Heavy libraries (torch, optuna, mlflow, hydra) are imported inside the commands so that
+``nasflow --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Callable
+
+QUIET_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "HYDRA_FULL_ERROR": "0",
+}
+
+EPILOG = """examples:
+  nasflow run                                  search, retrain and register the example model on digits
+  nasflow search model=digits_cnn search.n_trials=50 train.epochs=5
+  nasflow run +experiment=quick                a tiny budget
+  nasflow space examples/models/digits_cnn.py:DigitsCNN
+  nasflow kb query "task = 'digits' and test_accuracy >= 0.97 order by params limit 5"
+  nasflow ui                                   the MLflow UI on 127.0.0.1
+"""
+
+
+def _overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides, e.g. search.n_trials=50")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="nasflow", description="Declarative neural-architecture search for PyTorch.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-dir", help="the conf/ folder (default: ./conf, else the project's own)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("space", help="derive a search space from a model file and write conf/space/<name>.yaml")
+    p.add_argument("target", metavar="FILE.py:Class")
+    p.add_argument("--name", help="config name (default: the class name in snake_case)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing space YAML")
+    _overrides(p)
+
+    for name, text in (("search", "run (or resume) the Optuna search"),
+                       ("retrain", "retrain the best configuration of the study and register it in MLflow"),
+                       ("run", "search, retrain the best, register it and record it in the knowledge base")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--json", action="store_true", help="print the summary as JSON")
+        p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+        if name == "retrain":
+            p.add_argument("--trial", type=int, help="retrain this trial number instead of the best")
+        if name != "search":
+            p.add_argument("--metrics-file", help="also write the test metrics as JSON here (for DVC metrics)")
+        _overrides(p)
+
+    p = sub.add_parser("kb", help="query the knowledge base")
+    kb = p.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
+    q = kb.add_parser("query", help="filter records: \"task = 'digits' and test_accuracy >= 0.97 order by params limit 5\"")
+    q.add_argument("expression")
+    q = kb.add_parser("sql", help="read-only SQL over the knowledge base")
+    q.add_argument("statement")
+    kb.add_parser("tasks", help="tasks with their meta-features")
+    q = kb.add_parser("similar", help="past tasks ranked by similarity to TASK")
+    q.add_argument("task")
+    q.add_argument("-k", type=int, default=5)
+    q = kb.add_parser("best", help="the best models of TASK under a budget")
+    q.add_argument("task")
+    q.add_argument("--max-params", type=int)
+    q.add_argument("--max-latency-ms", type=float)
+    for q in kb.choices.values():
+        q.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        _overrides(q)
+
+    p = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1 for this workspace's store")
+    p.add_argument("--port", type=int, default=5000)
+    _overrides(p)
+
+    p = sub.add_parser("data", help="data folders")
+    data = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    q = data.add_parser("init", help="export a bundled dataset into FOLDER and track it with DVC")
+    q.add_argument("dataset", choices=("digits",))
+    q.add_argument("folder")
+    q = data.add_parser("check", help="validate a data folder and print its content hash and meta-features as JSON")
+    q.add_argument("folder")
+    return parser
+
+
+def _command(args: argparse.Namespace) -> Callable[[argparse.Namespace], Any]:
+    from workflows import commands
+
+    name = args.command if args.command not in ("kb", "data") else f"{args.command}_{getattr(args, args.command + '_command')}"
+    return getattr(commands, f"cmd_{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``nasflow`` console script."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    args = build_parser().parse_args(argv)
+    from workflows.user_errors import user_errors
+
+    try:
+        return int(_command(args)(args) or 0)
+    except KeyboardInterrupt:
+        print("nasflow: interrupted", file=sys.stderr)
+        return 130
+    except user_errors() as exc:
+        print(f"nasflow: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

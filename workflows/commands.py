@@ -1,0 +1,150 @@
+"""The subcommands of ``nasflow``; each composes the config from its overrides and calls the workflow."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from workflows.config import compose_config, config_dir
+
+
+def _cfg(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
+    return compose_config(list(extra or []) + list(args.overrides), args.config_dir)
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    """Derive the space of FILE.py:Class for the configured data, print it and write the YAML configs."""
+    from workflows.space_files import write_space
+
+    write_space(args.target, args.name, args.force, _cfg(args), config_dir(args.config_dir))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run or resume the search and print its summary."""
+    import time
+
+    from workflows.pipeline import prepare, search
+    from workflows.summary import build_summary, print_summary
+
+    started = time.perf_counter()
+    ctx = prepare(_cfg(args))
+    study = search(ctx, show_progress=not args.no_progress)
+    print_summary(build_summary(ctx, study, None, time.perf_counter() - started), args.json)
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Retrain the study's best (or a chosen) trial, register it and print the summary."""
+    import time
+
+    from nas.search import best_params
+    from nas.study import open_study
+    from workflows.errors import WorkflowError
+    from workflows.pipeline import prepare, retrain_and_register
+    from workflows.summary import build_summary, print_summary, write_metrics
+
+    started = time.perf_counter()
+    ctx = prepare(_cfg(args))
+    study = open_study(ctx.search_settings)
+    if args.trial is None:
+        params, number = best_params(study), study.best_trial.number
+    else:
+        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+        if args.trial not in trials:
+            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {args.trial}; pick one of 0..{len(trials) - 1}")
+        params, number = dict(trials[args.trial].params), args.trial
+    outcome = retrain_and_register(ctx, params, number)
+    summary = build_summary(ctx, study, outcome, time.perf_counter() - started)
+    write_metrics(summary, args.metrics_file)
+    print_summary(summary, args.json)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Search, retrain the best, register it and record it; print the summary."""
+    from workflows.pipeline import run
+    from workflows.summary import print_summary, write_metrics
+
+    summary = run(_cfg(args), show_progress=not args.no_progress)
+    write_metrics(summary, args.metrics_file)
+    print_summary(summary, args.json)
+    return 0
+
+
+def _kb(args: argparse.Namespace) -> Any:
+    from knowledge_base import KnowledgeBase
+
+    from workflows.workspace import Workspace
+
+    return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)
+
+
+def _print_result(result: Any, fmt: str) -> int:
+    from knowledge_base import format_result
+
+    print(format_result(result, fmt))
+    return 0
+
+
+def cmd_kb_query(args: argparse.Namespace) -> int:
+    """Filter knowledge-base records with the query language."""
+    return _print_result(_kb(args).query(args.expression), args.format)
+
+
+def cmd_kb_sql(args: argparse.Namespace) -> int:
+    """Read-only SQL over the knowledge base."""
+    return _print_result(_kb(args).sql(args.statement), args.format)
+
+
+def cmd_kb_tasks(args: argparse.Namespace) -> int:
+    """Tasks with their meta-features."""
+    return _print_result(_kb(args).tasks(), args.format)
+
+
+def cmd_kb_similar(args: argparse.Namespace) -> int:
+    """Past tasks ranked by meta-feature distance to a task."""
+    return _print_result(_kb(args).similar(args.task, k=args.k), args.format)
+
+
+def cmd_kb_best(args: argparse.Namespace) -> int:
+    """The best models of a task under a budget."""
+    return _print_result(_kb(args).best(args.task, max_params=args.max_params, max_latency_ms=args.max_latency_ms), args.format)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start the MLflow UI on 127.0.0.1 for the workspace's tracking store (Ctrl-C stops it)."""
+    from workflows.tracking import ensure_experiment, mlflow_client
+    from workflows.workspace import Workspace
+
+    ws = Workspace.from_config(_cfg(args))
+    ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
+               "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port)]
+    print(f"MLflow UI for {ws.mlflow_uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_data_init(args: argparse.Namespace) -> int:
+    """Export a bundled dataset into a folder and track it with DVC."""
+    from workflows.data_versioning import init_dataset
+
+    print(init_dataset(args.dataset, Path(args.folder)))
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    """Validate a data folder; print its content hash and meta-features as JSON."""
+    import json
+
+    from nas.data import load_data_folder
+
+    data = load_data_folder(Path(args.folder))
+    print(json.dumps({"name": data.name, "content_hash": data.content_hash, "meta": data.meta}, indent=2, default=str))
+    return 0

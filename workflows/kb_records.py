@@ -1,0 +1,35 @@
+"""Knowledge-base records for trials and retrained models, and the observer that writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nas.observer import SearchObserver, TrialResult
+
+
+def task_record(dataset: Any) -> Any:
+    """The knowledge-base task of a loaded data folder."""
+    from knowledge_base import TaskRecord
+
+    return TaskRecord(name=dataset.name, content_hash=dataset.content_hash, meta=dict(dataset.meta))
+
+
+class KnowledgeBaseObserver(SearchObserver):
+    """Records every finished trial (complete, pruned, failed, reused) with its lineage."""
+
+    def __init__(self, kb: Any, task: Any, model_name: str, settings: dict[str, Any], lineage: dict[str, Any],
+                 run_ids: dict[int, str] | None = None) -> None:
+        self.kb, self.task, self.model_name = kb, task, model_name
+        self.settings, self.lineage = settings, lineage
+        self.run_ids = run_ids if run_ids is not None else {}  # trial number -> MLflow run id
+
+    def trial_ended(self, result: TrialResult) -> None:
+        from knowledge_base import EvaluationRecord
+
+        self.kb.record(EvaluationRecord(
+            task=self.task, kind="trial", state=result.state, model_name=self.model_name,
+            params=dict(result.params), fingerprint=None,
+            cost=result.cost.as_dict() if result.cost else {}, metrics=dict(result.metrics),
+            settings=self.settings, wall_time_s=result.wall_time_s,
+            lineage={**self.lineage, "trial_number": result.number, "mlflow_run_id": self.run_ids.get(result.number)},
+        ))

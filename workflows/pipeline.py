@@ -1,0 +1,179 @@
+"""The workflow of one run: data → space → search → retrain → MLflow version → knowledge base."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workflows.errors import WorkflowError
+from workflows.workspace import Workspace, git_commit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    """Everything a search or retrain needs, resolved once from the composed config."""
+
+    cfg: Any
+    ws: Workspace
+    data: Any
+    factory: Any
+    train_settings: Any
+    search_settings: Any
+    commit: str | None
+
+    @property
+    def lineage(self) -> dict[str, Any]:
+        """Lineage shared by every record of this run."""
+        return {"study_name": self.ws.study_name, "data_hash": self.data.content_hash, "git_commit": self.commit,
+                "registered_model": self.ws.registered_model}
+
+
+def load_space(cfg: Any) -> Any:
+    """The space from ``conf/space/<model>.yaml`` if the config has one, else None (extract from the file)."""
+    from omegaconf import OmegaConf
+
+    from nas.space import SearchSpace
+
+    if cfg.space.dimensions is None:
+        return None
+    return SearchSpace.from_dict(OmegaConf.to_container(cfg.space), source=f"conf/space/{cfg.model.name}.yaml")
+
+
+def load_data(cfg: Any) -> Any:
+    """The data folder named by ``cfg.data``."""
+    from nas.data import load_data_folder
+
+    path = Path(cfg.data.path)
+    if not path.exists():
+        raise WorkflowError(
+            f"data folder '{path}' does not exist; create it with 'nasflow data init digits {path}' "
+            "or point data.path at your data"
+        )
+    return load_data_folder(path, name=cfg.data.name)
+
+
+def prepare(cfg: Any) -> RunContext:
+    """Resolve the workspace, load the data and build the model factory for ``cfg``."""
+    import torch
+
+    from nas.factory import ConstructorFactory, DataShape
+    from nas.model_file import ModelSpec
+    from nas.study import SearchSettings
+    from nas.training import TrainSettings
+    from omegaconf import OmegaConf
+
+    if cfg.search.threads > 0:
+        torch.set_num_threads(cfg.search.threads)
+    ws = Workspace.from_config(cfg)
+    data = load_data(cfg)
+    spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
+    factory = ConstructorFactory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg))
+    t = cfg.train
+    train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed)
+    s = cfg.search
+    search_settings = SearchSettings(s.n_trials, s.timeout, s.sampler.value, s.pruner.value, s.seed,
+                                     ws.optuna_url, ws.study_name, s.metric)
+    return RunContext(cfg, ws, data, factory, train_settings, search_settings, git_commit())
+
+
+def open_kb(ws: Workspace) -> Any:
+    """The knowledge base of the workspace."""
+    from knowledge_base import KnowledgeBase
+
+    return KnowledgeBase(ws.kb_url)
+
+
+def search(ctx: RunContext, show_progress: bool = True) -> Any:
+    """Run (or resume) the Optuna search, tracked in MLflow and recorded in the knowledge base."""
+    from nas.observer import Observers
+    from nas.search import run_search
+    from workflows.kb_records import KnowledgeBaseObserver, task_record
+    from workflows.progress import ProgressObserver
+    from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
+
+    client = mlflow_client(ctx.ws)
+    experiment_id = ensure_experiment(client, ctx.ws)
+    tags = {"nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data, "nasflow.study": ctx.ws.study_name,
+            "nasflow.data_hash": ctx.data.content_hash, **({"mlflow.source.git.commit": ctx.commit} if ctx.commit else {})}
+    params = {**{f"train.{k}": v for k, v in ctx.train_settings.as_dict().items()},
+              **{f"search.{k}": v for k, v in ctx.search_settings.__dict__.items() if k != "storage"}}
+    tracker = MlflowSearchObserver(client, experiment_id, tags, params)
+    kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
+                                        ctx.train_settings.as_dict(), ctx.lineage, tracker.trial_runs)
+    progress = ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)
+    try:
+        return run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings,
+                          Observers([tracker, kb_observer, progress]))
+    except BaseException:
+        progress.progress.stop()
+        tracker.abort()
+        raise
+
+
+def _champion_scorer(ctx: RunContext) -> Any:
+    """A function scoring a registered model URI on today's test split (same samples for both)."""
+    def score(uri: str) -> float:
+        import mlflow.pytorch
+
+        from nas.training import evaluate
+
+        x_test, y_test = ctx.data.split("test")
+        return evaluate(mlflow.pytorch.load_model(uri), x_test, y_test)["accuracy"]
+
+    return score
+
+
+def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: int | None) -> dict[str, Any]:
+    """Retrain ``params`` on train+validation, test once, log and register the model, record it in the KB."""
+    import mlflow
+
+    from knowledge_base import EvaluationRecord
+    from nas.retrain import retrain
+    from nas.training import TrainSettings
+    from workflows.kb_records import task_record
+    from workflows.registry import log_torch_model, register_version
+    from workflows.tracking import ensure_experiment, mlflow_client
+
+    settings = TrainSettings(**{**ctx.train_settings.as_dict(), "epochs": ctx.cfg.train.retrain_epochs})
+    result = retrain(ctx.factory, params, ctx.data, settings)
+    client = mlflow_client(ctx.ws)
+    experiment_id = ensure_experiment(client, ctx.ws)
+    mlflow.set_tracking_uri(ctx.ws.mlflow_uri)
+    tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
+            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash}
+    with mlflow.start_run(experiment_id=experiment_id, run_name="retrain", tags=tags) as run:
+        mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
+        mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
+                            "wall_time_s": result.wall_time_s})
+        x_example, _ = ctx.data.split("test")
+        info, fmt = log_torch_model(result.model, x_example, Path(ctx.cfg.model.file))
+        version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
+                        "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or ""}
+        registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
+                                      version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)
+    kb = open_kb(ctx.ws)
+    kb.record(EvaluationRecord(
+        task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model, params=dict(params),
+        fingerprint=None, cost=result.cost.as_dict(), metrics=result.metrics, settings=settings.as_dict(),
+        wall_time_s=result.wall_time_s,
+        lineage={**ctx.lineage, "trial_number": trial_number, "mlflow_run_id": registered.run_id,
+                 "mlflow_model_version": registered.version},
+    ))
+    return {"result": result, "registered": registered}
+
+
+def run(cfg: Any, show_progress: bool = True) -> dict[str, Any]:
+    """The whole workflow; returns the summary (see :func:`workflows.summary.build_summary`)."""
+    from nas.search import best_params
+    from workflows.summary import build_summary
+
+    started = time.perf_counter()
+    ctx = prepare(cfg)
+    study = search(ctx, show_progress)
+    outcome = retrain_and_register(ctx, best_params(study), study.best_trial.number)
+    return build_summary(ctx, study, outcome, time.perf_counter() - started)

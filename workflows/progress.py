@@ -1,0 +1,44 @@
+"""A rich progress bar for trials and the epochs of the current trial (on stderr)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nas.observer import SearchObserver, TrialResult
+
+
+class ProgressObserver(SearchObserver):
+    """Shows trials done / budget and the current trial's epochs; prints nothing when disabled."""
+
+    def __init__(self, epochs: int, enabled: bool = True) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.epochs = epochs
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled, transient=False,
+        )
+        self.trials: Any = None
+        self.epoch_task: Any = None
+        self.counts = {"complete": 0, "pruned": 0, "failed": 0, "reused": 0}
+
+    def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
+        self.progress.start()
+        self.trials = self.progress.add_task("trials", total=n_trials, completed=n_done, info=study_name)
+        self.epoch_task = self.progress.add_task("epochs", total=self.epochs, info="")
+
+    def trial_started(self, number: int, params: dict[str, Any]) -> None:
+        self.progress.reset(self.epoch_task, total=self.epochs, info=f"trial {number}")
+
+    def epoch_ended(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        acc = metrics.get("val_accuracy")
+        self.progress.update(self.epoch_task, completed=epoch + 1, info=f"trial {number} val_acc={acc:.3f}" if acc is not None else "")
+
+    def trial_ended(self, result: TrialResult) -> None:
+        self.counts[result.state] = self.counts.get(result.state, 0) + 1
+        info = " ".join(f"{k}={v}" for k, v in self.counts.items() if v)
+        self.progress.update(self.trials, advance=1 if result.state != "failed" else 0, info=info)
+
+    def search_ended(self, study: Any) -> None:
+        self.progress.stop()

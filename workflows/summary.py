@@ -1,0 +1,94 @@
+"""The final summary of a search or run: a dict for ``--json`` and a rich table for people."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def trial_counts(study: Any) -> dict[str, int]:
+    """How many trials of the study ended in each state."""
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    return counts
+
+
+def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
+    """Everything worth printing about a search (and, with ``outcome``, its retrain and registration)."""
+    summary: dict[str, Any] = {
+        "model": ctx.ws.model,
+        "data": ctx.ws.data,
+        "study": ctx.ws.study_name,
+        "trials": trial_counts(study),
+        "tracking_uri": ctx.ws.mlflow_uri,
+        "optuna_storage": ctx.ws.optuna_url,
+        "kb_url": ctx.ws.kb_url,
+        "wall_time_s": round(wall_time_s, 2),
+    }
+    if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+        summary["best_trial"] = study.best_trial.number
+        summary["best_params"] = dict(study.best_trial.params)
+        summary["best_val_accuracy"] = study.best_value
+    if outcome is not None:
+        result, registered = outcome["result"], outcome["registered"]
+        summary["best_params"] = dict(result.params)
+        summary["metrics"] = {k: round(v, 6) for k, v in result.metrics.items()}
+        summary["test_accuracy"] = result.metrics["test_accuracy"]
+        summary["params"] = result.cost.params
+        summary["flops"] = result.cost.flops
+        summary["registered_model"] = registered.name
+        summary["version"] = registered.version
+        summary["alias"] = registered.alias
+        summary["model_uri"] = registered.uri
+        summary["alias_uri"] = registered.alias_uri
+        summary["champion_uri"] = f"models:/{registered.name}@champion"
+        summary["serialization_format"] = registered.serialization_format
+        if registered.previous_champion is not None:
+            summary["previous_champion"] = {"version": registered.previous_champion,
+                                            "test_accuracy": registered.previous_champion_accuracy}
+    summary["next"] = [
+        "nasflow ui",
+        f"nasflow kb query \"task = '{ctx.ws.data}' and test_accuracy >= 0.95 order by params limit 5\"",
+    ]
+    return summary
+
+
+def write_metrics(summary: dict[str, Any], path: str | None) -> None:
+    """Write the retrained model's test metrics and cost as JSON to ``path`` (DVC ``metrics``)."""
+    if not path:
+        return
+    from pathlib import Path
+
+    metrics = {**summary.get("metrics", {}), "params": summary.get("params"), "flops": summary.get("flops"),
+               "version": summary.get("version"), "alias": summary.get("alias")}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+
+
+def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
+    """Print the summary as JSON (for scripts) or as a table (for people) on stdout."""
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"nasflow: {summary['model']} on {summary['data']}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    rows = [
+        ("best parameters", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in summary.get("best_params", {}).items())),
+        ("trials", ", ".join(f"{k} {v}" for k, v in summary["trials"].items())),
+        ("best val accuracy", f"{summary['best_val_accuracy']:.4f}" if "best_val_accuracy" in summary else "-"),
+        ("test accuracy", f"{summary['test_accuracy']:.4f}" if "test_accuracy" in summary else "-"),
+        ("parameters", f"{summary['params']:,}" if "params" in summary else "-"),
+        ("wall time", f"{summary['wall_time_s']:.1f} s"),
+        ("model URI", f"{summary['model_uri']} ({summary['alias']})" if "model_uri" in summary else "-"),
+        ("tracking URI", summary["tracking_uri"]),
+        ("next", "\n".join(summary["next"])),
+    ]
+    for what, value in rows:
+        table.add_row(what, value)
+    Console().print(table)
