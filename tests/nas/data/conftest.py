@@ -12,13 +12,19 @@ from PIL import Image
 from nas.data import export_digits
 
 
-def write_image(path: Path, value: int = 128, size: tuple[int, int] = (6, 4), mode: str = "L") -> Path:
+def _write_image(path: Path, value: int = 128, size: tuple[int, int] = (6, 4), mode: str = "L") -> Path:
     """Write one flat image of ``value`` (every channel) as PNG or JPEG, by the path's suffix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     channels = {"L": (), "RGB": (3,)}[mode]
     pixels = np.full((size[1], size[0]) + channels, value, dtype=np.uint8)
     Image.fromarray(pixels, mode=mode).save(path)
     return path
+
+
+@pytest.fixture
+def write_image() -> Callable[..., Path]:
+    """``write_image(path, value=128, size=(6, 4), mode="L")``: one flat PNG/JPEG image, by the path's suffix."""
+    return _write_image
 
 
 @pytest.fixture
@@ -29,7 +35,7 @@ def image_folder(tmp_path: Path) -> Callable[..., Path]:
         folder = tmp_path / name
         for label, n in (counts or {"cat": 6, "dog": 4}).items():
             for i in range(n):
-                write_image(folder / label / f"img_{i:03d}.png", value=10 * i % 256, **image_kw)
+                _write_image(folder / label / f"img_{i:03d}.png", value=10 * i % 256, **image_kw)
         return folder
 
     return build

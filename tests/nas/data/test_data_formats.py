@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_image
 
 from nas.data import Dataset, load_data_folder
 
@@ -26,7 +25,7 @@ def test_grayscale_image_folder_loads_as_n_1_h_w_in_unit_range(image_folder):
     assert 0.0 <= ds.x.min() and ds.x.max() <= 1.0
 
 
-def test_mixed_gray_and_color_images_become_rgb(tmp_path):
+def test_mixed_gray_and_color_images_become_rgb(tmp_path, write_image):
     folder = tmp_path / "mixed"
     write_image(folder / "a" / "1.png", value=51)
     write_image(folder / "a" / "2.jpg", value=200, mode="RGB")
@@ -111,7 +110,7 @@ def test_split_returns_tensors_of_each_part(image_folder):
         ds.split("dev")
 
 
-def test_content_hash_depends_on_bytes_and_names_not_mtime(image_folder):
+def test_content_hash_depends_on_bytes_and_names_not_mtime(image_folder, write_image):
     folder = image_folder({"cat": 20, "dog": 20})
     first = load_data_folder(folder).content_hash
     os.utime(folder / "cat" / "img_000.png", (1, 1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import write_image
 
 from nas.data import Dataset, assign_splits, load_data_folder
 
@@ -38,7 +37,7 @@ def test_loading_twice_gives_identical_splits(image_folder):
         assert getattr(first, name).tolist() == getattr(second, name).tolist()
 
 
-def test_added_images_leave_existing_samples_in_their_split(image_folder):
+def test_added_images_leave_existing_samples_in_their_split(image_folder, write_image):
     folder = image_folder({"a": 30, "b": 30})
     before = split_of(load_data_folder(folder))
     for label in ("a", "b", "c"):  # more images in old classes and a whole new class

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_image
 from PIL import Image
 
 from nas.data import DataError, load_data_folder
@@ -52,7 +51,7 @@ def test_truncated_image(image_folder):
     _fails(folder, f"{at(path)}: image is truncated or corrupt", "replace it with a complete copy")
 
 
-def test_images_of_different_sizes_name_the_odd_file_and_the_fix(image_folder):
+def test_images_of_different_sizes_name_the_odd_file_and_the_fix(image_folder, write_image):
     folder = image_folder(size=(6, 4))
     odd = write_image(folder / "dog" / "zz_big.png", size=(8, 8))
     _fails(folder, f"{at(odd)}: image is 8x8 but .*cat/img_000.png is 6x4", "resize them all to one size")
@@ -87,7 +86,7 @@ def test_folder_with_none_of_the_formats(tmp_path):
     _fails(tmp_path, f"{at(tmp_path)}: no data found; add class sub-folders of PNG/JPEG images, one CSV")
 
 
-def test_images_directly_in_the_folder_are_told_to_go_into_class_folders(tmp_path):
+def test_images_directly_in_the_folder_are_told_to_go_into_class_folders(tmp_path, write_image):
     write_image(tmp_path / "a.png")
     _fails(
         tmp_path, "1 image\\(s\\) \\(e.g. a.png\\) lie directly in the folder; move them into one sub-folder per class"
