@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nas.data import export_digits
-
 
 def _write_image(path: Path, value: int = 128, size: tuple[int, int] = (6, 4), mode: str = "L") -> Path:
     """Write one flat image of ``value`` (every channel) as PNG or JPEG, by the path's suffix."""
@@ -55,8 +53,3 @@ def csv_folder(tmp_path: Path) -> Callable[..., Path]:
 
     return build
 
-
-@pytest.fixture(scope="session")
-def digits_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled digits exported once per test session."""
-    return export_digits(tmp_path_factory.mktemp("export") / "digits")
