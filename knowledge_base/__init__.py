@@ -1,0 +1,30 @@
+"""nasflow's knowledge base: every trained model with its task, architecture, cost, metrics and lineage.
+
+kb = KnowledgeBase("sqlite:////abs/path/kb.db")      # or postgresql://user@host/db
+kb.record(EvaluationRecord(task=TaskRecord(...), kind="trial", state="complete", ...))
+print(format_result(kb.query("task = 'digits' and test_accuracy >= 0.97 order by params limit 5")))
+"""
+
+from knowledge_base.advice import WarmStart
+from knowledge_base.errors import BackendError, KnowledgeBaseError, QueryError, RecordError
+from knowledge_base.kb import KnowledgeBase
+from knowledge_base.records import COST_KEYS, KINDS, LINEAGE_KEYS, STATES, EvaluationRecord, TaskRecord
+from knowledge_base.result import FORMATS, QueryResult, format_result
+
+__all__ = [
+    "COST_KEYS",
+    "FORMATS",
+    "KINDS",
+    "LINEAGE_KEYS",
+    "STATES",
+    "BackendError",
+    "EvaluationRecord",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
+    "QueryError",
+    "QueryResult",
+    "RecordError",
+    "TaskRecord",
+    "WarmStart",
+    "format_result",
+]

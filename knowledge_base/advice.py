@@ -1,0 +1,200 @@
+"""Knowledge within and between tasks: best under a budget, Pareto fronts, warm-start configurations, reuse."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from knowledge_base.errors import QueryError
+from knowledge_base.query.compiler import compile_query
+from knowledge_base.query.parser import BoolOp, Condition, Field, OrderItem, Query, Value
+from knowledge_base.reader import VIEW_NAMES, load_tasks, run_query
+from knowledge_base.records import TaskRecord, canonical_json
+from knowledge_base.result import QueryResult
+from knowledge_base.schema import architectures, evaluations, metrics
+from knowledge_base.similarity import rank_by_similarity
+
+COST_FIELDS = ("params", "flops", "latency_ms", "wall_time_s")
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """One warm-start configuration and where it comes from."""
+
+    params: dict[str, Any]
+    task: str
+    content_hash: str
+    distance: float
+    metric: str
+    value: float
+    evaluation_id: int
+
+
+def _condition(name: str, op: str, value: Value | None = None) -> Condition:
+    return Condition(Field(name, 0), op, value if value is not None else "", 0)
+
+
+def metric_column(metric: str) -> str:
+    """The result column that holds `metric`."""
+    return f"metrics.{metric}" if metric in VIEW_NAMES else metric
+
+
+def _check_budget(name: str, value: float | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+        raise QueryError(f"{name} = {value!r} must be a number >= 0 (or None for no limit).")
+
+
+def _task_evaluations(
+    connection: sa.Connection,
+    task: str,
+    metric: str,
+    *,
+    kind: str | None,
+    budget: dict[str, float | None],
+    order: tuple[OrderItem, ...],
+    limit: int | None = None,
+    require: tuple[str, ...] = (),
+) -> QueryResult:
+    """Complete evaluations of `task` that have `metric` (and the `require` fields) and fit `budget`."""
+    conditions = [_condition("task", "=", task), _condition("state", "=", "complete")]
+    conditions += [_condition(name, "exists") for name in (f"metrics.{metric}", *require)]
+    if kind is not None:
+        conditions.append(_condition("kind", "=", kind))
+    for field, maximum in budget.items():
+        _check_budget(f"max_{field}", maximum)
+        if maximum is not None:
+            conditions.append(_condition(field, "<=", maximum))
+    query = Query(BoolOp("and", tuple(conditions)), order, limit)
+    return run_query(connection, compile_query("", query, None))
+
+
+def best(
+    connection: sa.Connection,
+    task: str,
+    *,
+    max_params: float | None = None,
+    max_latency_ms: float | None = None,
+    metric: str = "test_accuracy",
+    kind: str | None = None,
+    maximize: bool = True,
+    limit: int | None = 10,
+) -> QueryResult:
+    """The best complete evaluations of `task` by `metric` within a parameter-count and latency budget."""
+    order = (OrderItem(Field(f"metrics.{metric}", 0), descending=maximize), OrderItem(Field("params", 0)))
+    budget = {"params": max_params, "latency_ms": max_latency_ms}
+    return _task_evaluations(connection, task, metric, kind=kind, budget=budget, order=order, limit=limit)
+
+
+def pareto(
+    connection: sa.Connection,
+    task: str,
+    metric: str = "test_accuracy",
+    cost: str = "params",
+    *,
+    kind: str | None = None,
+    maximize: bool = True,
+) -> QueryResult:
+    """The Pareto front of `task`: evaluations no other beats on both `metric` and `cost`, cheapest first."""
+    if cost not in COST_FIELDS:
+        raise QueryError(f"cost {cost!r} is not a cost field; use one of {', '.join(COST_FIELDS)}.")
+    order = (OrderItem(Field(cost, 0)), OrderItem(Field(f"metrics.{metric}", 0), descending=maximize))
+    result = _task_evaluations(connection, task, metric, kind=kind, budget={}, order=order, require=(cost,))
+    metric_index = result.columns.index(metric_column(metric))
+    front, best_value = [], None
+    for row in result.rows:
+        value = row[metric_index]
+        if best_value is None or (value > best_value if maximize else value < best_value):
+            front.append(row)
+            best_value = value
+    return QueryResult(result.columns, front)
+
+
+SIMILAR_COLUMNS = ["rank", "task", "content_hash", "distance", "n_samples", "input_shape", "n_classes", "task_type"]
+SIMILAR_COLUMNS += ["evaluations", "best_model", "best_metric", "best_value", "best_params"]
+
+
+def _best_of_task(connection: sa.Connection, task_id: int, metric: str) -> sa.Row | None:
+    statement = (
+        sa.select(architectures.c.model_name, architectures.c.params_json, metrics.c.value)
+        .select_from(evaluations.join(architectures).join(metrics))
+        .where(
+            evaluations.c.task_id == task_id,
+            evaluations.c.state == "complete",
+            metrics.c.name == metric,
+            metrics.c.value.is_not(None),
+        )
+        .order_by(metrics.c.value.desc(), evaluations.c.id)
+        .limit(1)
+    )
+    return connection.execute(statement).first()
+
+
+def similar_result(
+    connection: sa.Connection, ranked: list[tuple[TaskRecord, float]], metrics_: tuple[str, ...]
+) -> QueryResult:
+    """Ranked tasks with their main meta-features and best architecture (by the first of `metrics_` recorded)."""
+    counts = dict(
+        connection.execute(sa.select(evaluations.c.task_id, sa.func.count()).group_by(evaluations.c.task_id)).all()
+    )
+    rows = []
+    for rank, (task, distance) in enumerate(ranked, start=1):
+        best_row, best_metric = None, None
+        for metric in metrics_:
+            best_row = _best_of_task(connection, task.id or 0, metric)
+            if best_row is not None:
+                best_metric = metric
+                break
+        meta = [task.meta.get(key) for key in ("n_samples", "input_shape", "n_classes", "task_type")]
+        best = (
+            [best_row.model_name, best_metric, best_row.value, json.loads(best_row.params_json)]
+            if best_row
+            else [None] * 4
+        )
+        rows.append((rank, task.name, task.content_hash, round(distance, 4), *meta, counts.get(task.id, 0), *best))
+    return QueryResult(list(SIMILAR_COLUMNS), rows)
+
+
+def warm_starts(
+    connection: sa.Connection,
+    task_meta: dict[str, Any],
+    model_name: str,
+    k: int = 5,
+    *,
+    exclude_hash: str | None = None,
+    metric: str = "val_accuracy",
+    maximize: bool = True,
+) -> list[WarmStart]:
+    """Up to `k` distinct configurations of `model_name`: the best of the most similar task first, then the next."""
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise QueryError(f"k = {k!r} must be a whole number >= 1.")
+    candidates = [task for task in load_tasks(connection) if task.content_hash != exclude_hash]
+    found: list[WarmStart] = []
+    seen: set[str] = set()
+    for task, distance in rank_by_similarity(task_meta, candidates):
+        value = sa.func.max(metrics.c.value) if maximize else sa.func.min(metrics.c.value)
+        statement = (
+            sa.select(architectures.c.params_json, value.label("value"), sa.func.max(evaluations.c.id).label("eid"))
+            .select_from(evaluations.join(architectures).join(metrics))
+            .where(
+                evaluations.c.task_id == task.id,
+                evaluations.c.state == "complete",
+                architectures.c.model_name == model_name,
+                metrics.c.name == metric,
+                metrics.c.value.is_not(None),
+            )
+            .group_by(architectures.c.id, architectures.c.params_json)
+            .order_by(value.desc() if maximize else value.asc(), architectures.c.id)
+            .limit(k)
+        )
+        for params_json, best_value, evaluation_id in connection.execute(statement):
+            params = json.loads(params_json)
+            if canonical_json(params) in seen:
+                continue
+            seen.add(canonical_json(params))
+            found.append(WarmStart(params, task.name, task.content_hash, distance, metric, best_value, evaluation_id))
+            if len(found) == k:
+                return found
+    return found

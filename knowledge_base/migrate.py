@@ -1,0 +1,78 @@
+"""Alembic migrations shipped in the package, run programmatically and safely from several processes at once."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from knowledge_base.backend import connection_error, writing
+from knowledge_base.errors import BackendError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK_KEY = 0x6B625F6D6967  # "kb_mig": one advisory lock key for every knowledge-base migration
+_ATTEMPTS = 5
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """An Alembic Config whose script_location is the package's migrations folder (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration revision shipped with this package."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _revision_of(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return current_revision(connection)
+    except sa.exc.OperationalError as exc:
+        raise connection_error(engine.url, exc) from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to `revision`; a no-op when it is there already.
+
+    The migration runs in one write transaction: SQLite takes its write lock first (BEGIN IMMEDIATE),
+    PostgreSQL an advisory lock, so concurrent callers queue and the later ones find nothing to do.
+    """
+    target = head_revision() if revision == "head" else revision
+    if _revision_of(engine) == target:
+        return
+    for attempt in range(_ATTEMPTS):
+        try:
+            with engine.connect() as connection, writing(connection).begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+                command.upgrade(alembic_config(connection), revision)
+            return
+        except sa.exc.OperationalError as exc:
+            locked = "locked" in str(exc) or "busy" in str(exc)
+            if not locked or attempt == _ATTEMPTS - 1:
+                raise BackendError(
+                    f"migrating the knowledge base at {engine.url.render_as_string(hide_password=True)} to "
+                    f"{revision!r} failed ({str(exc.orig).strip()}); check the database is writable and retry."
+                ) from exc
+            time.sleep(0.1 * 2**attempt)
+        except sa.exc.IntegrityError as exc:
+            raise BackendError(f"migrating the knowledge base to {revision!r} failed: {exc.orig}") from exc

@@ -1,0 +1,26 @@
+"""Alembic environment of the knowledge base: runs on the connection the caller passes in."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context
+
+config = context.config
+
+
+def _run(connection: sa.Connection) -> None:
+    context.configure(connection=connection, target_metadata=None, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("the knowledge-base migrations move data and cannot run offline; run them on a connection.")
+
+_connection = config.attributes.get("connection")
+if _connection is not None:
+    _run(_connection)
+else:  # e.g. `alembic -x` runs by hand: take the URL from the config
+    _engine = sa.create_engine(config.get_main_option("sqlalchemy.url"))
+    with _engine.connect() as _conn:
+        _run(_conn)
