@@ -25,7 +25,7 @@ class ProgressObserver(SearchObserver):
 
     def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
         self.progress.start()
-        self.trials = self.progress.add_task("trials", total=n_trials, completed=n_done, info=study_name)
+        self.trials = self.progress.add_task("trials", total=max(n_trials, n_done), completed=n_done, info=study_name)
         self.epoch_task = self.progress.add_task("epochs", total=self.epochs, info="")
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:

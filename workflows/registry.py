@@ -64,6 +64,19 @@ def current_champion(client: Any, name: str) -> Any | None:
         return None
 
 
+def ensure_registered_model(client: Any, name: str) -> None:
+    """Create registered model ``name`` unless it exists (tolerates a concurrent creator)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        try:
+            client.create_registered_model(name, description="Retrained by nasflow; alias 'champion' is the best so far.")
+        except MlflowException:
+            client.get_registered_model(name)
+
+
 def register_version(
     client: Any,
     ws: Workspace,
@@ -80,11 +93,10 @@ def register_version(
     ``score_champion(uri)`` scores the current champion on today's test split, so both are compared
     on the same samples; a version that does not win by more than ``margin`` becomes ``challenger``.
     """
-    import mlflow
-
-    mlflow.set_registry_uri(ws.mlflow_uri)
     champion = current_champion(client, ws.registered_model)
-    version = mlflow.register_model(model_info.model_uri, ws.registered_model, tags=tags)
+    ensure_registered_model(client, ws.registered_model)
+    version = client.create_model_version(ws.registered_model, source=model_info.model_uri, run_id=run_id, tags=tags,
+                                          model_id=model_info.model_id)
     champion_score = score_champion(f"models:/{ws.registered_model}@{CHAMPION}") if champion else None
     promote = champion_score is None or test_accuracy > champion_score + margin
     alias = CHAMPION if promote else CHALLENGER
@@ -92,5 +104,5 @@ def register_version(
     client.set_model_version_tag(ws.registered_model, version.version, "nasflow.alias_at_registration", alias)
     return RegisteredVersion(
         ws.registered_model, str(version.version), alias, run_id, serialization_format,
-        champion.version if champion else None, champion_score,
+        str(champion.version) if champion else None, champion_score,
     )
