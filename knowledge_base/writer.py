@@ -17,15 +17,16 @@ from knowledge_base.schema import arch_params, architectures, evaluations, linea
 _COST_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_ms", "device": "device"}
 
 
-def _insert_ignore_statements(table: sa.Table, keys: list[str]) -> dict[str, sa.Insert]:
-    """INSERT ... ON CONFLICT DO NOTHING, for each backend."""
+def _insert_ignore_statements(table: sa.Table, keys: list[str], returning: bool = False) -> dict[str, sa.Insert]:
+    """INSERT ... ON CONFLICT DO NOTHING [RETURNING id], for each backend."""
     inserts = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    return {name: insert(table).on_conflict_do_nothing(index_elements=keys) for name, insert in inserts.items()}
+    statements = {name: insert(table).on_conflict_do_nothing(index_elements=keys) for name, insert in inserts.items()}
+    return {name: s.returning(table.c.id) if returning else s for name, s in statements.items()}
 
 
 # Built once: building a statement costs more than running it on SQLite.
 _INSERT_IGNORE = {
-    "tasks": _insert_ignore_statements(tasks, ["name", "content_hash"]),
+    "tasks": _insert_ignore_statements(tasks, ["name", "content_hash"], returning=True),
     "architectures": _insert_ignore_statements(architectures, ["model_name", "identity"]),
     "arch_params": _insert_ignore_statements(arch_params, ["architecture_id", "label"]),
 }
@@ -41,21 +42,21 @@ _CHUNK = 500
 TaskCache = dict[tuple[str, str, str], int]
 
 
-def _insert_ignore(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]] | dict[str, Any]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING of one row or many; the number of rows inserted (one row only)."""
-    return connection.execute(_INSERT_IGNORE[table.name][connection.dialect.name], rows).rowcount
+def _insert_ignore(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]] | dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING of one row or many."""
+    return connection.execute(_INSERT_IGNORE[table.name][connection.dialect.name], rows)
 
 
 def _upsert_task(connection: sa.Connection, task: TaskRecord, now: datetime) -> int:
     """The id of `task`, inserted if new; new meta-features of a known task are merged into its meta."""
     values = {"name": task.name, "content_hash": task.content_hash, "meta_json": canonical_json(task.meta)}
-    inserted = _insert_ignore(connection, tasks, {**values, "created_at": now}) == 1
+    task_id = _insert_ignore(connection, tasks, {**values, "created_at": now}).scalar()  # None: it existed
+    if task_id is not None:
+        if task.meta:
+            connection.execute(_INSERT["task_meta"], kv_rows("task_id", task_id, "key", task.meta))
+        return task_id
     where = (tasks.c.name == task.name) & (tasks.c.content_hash == task.content_hash)
     row = connection.execute(sa.select(tasks.c.id, tasks.c.meta_json).where(where)).one()
-    if inserted:
-        if task.meta:
-            connection.execute(_INSERT["task_meta"], kv_rows("task_id", row.id, "key", task.meta))
-        return row.id
     merged = {**json.loads(row.meta_json), **task.meta}
     if canonical_json(merged) != row.meta_json:
         connection.execute(sa.update(tasks).where(tasks.c.id == row.id).values(meta_json=canonical_json(merged)))

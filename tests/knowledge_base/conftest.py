@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,11 +48,14 @@ def pg_admin() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def kb_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """A URL for an empty knowledge base: a SQLite file, or a PostgreSQL schema dropped after the test."""
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def database_url(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    """A URL for an empty knowledge base: a SQLite file in `folder`, or a PostgreSQL schema dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/kb.db"
+        yield f"sqlite:///{folder}/kb.db"
         return
     admin: sa.Engine = request.getfixturevalue("pg_admin")
     schema = f"kb_test_{uuid.uuid4().hex[:16]}"
@@ -62,6 +67,20 @@ def kb_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     finally:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=BACKENDS)
+def kb_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database for one test, on each backend."""
+    with database_url(request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_kb_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database shared by the tests of one module (for tests that only read), on each backend."""
+    with database_url(request, tmp_path_factory.mktemp("kb")) as url:
+        yield url
 
 
 @pytest.fixture
