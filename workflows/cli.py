@@ -102,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nasflow`` console script."""
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # overrides may follow the command's own options
+        unknown = [arg for arg in extra if arg.startswith("-")]
+        if unknown or not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+        args.overrides = list(args.overrides) + extra
     from workflows.user_errors import user_errors
 
     try:

@@ -1,0 +1,97 @@
+"""The search loop on real digits: pruning, a total budget across restarts, observers, retrain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nas.errors import SearchError
+from nas.factory import ConstructorFactory, DataShape
+from nas.model_file import ModelSpec
+from nas.observer import SearchObserver, TrialResult
+from nas.retrain import retrain
+from nas.search import best_params, run_search
+from nas.space import Dimension, SearchSpace
+from nas.study import SearchSettings, counted_trials, make_pruner, make_sampler
+from nas.training import TrainSettings, train
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = SearchSpace({
+    "channels": Dimension("int", low=4, high=16, log=True, default=8),
+    "depth": Dimension("int", low=1, high=2, default=1),
+    "hidden": Dimension("int", low=8, high=32, log=True, default=16),
+    "dropout": Dimension("float", low=0.0, high=0.3, default=0.1),
+})
+
+
+class Recorder(SearchObserver):
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+        self.results: list[TrialResult] = []
+
+    def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
+        self.events.append(("start", n_trials, n_done))
+
+    def epoch_ended(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        self.events.append(("epoch", number, epoch))
+
+    def trial_ended(self, result: TrialResult) -> None:
+        self.results.append(result)
+
+
+@pytest.fixture
+def factory(digits) -> ConstructorFactory:
+    return ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"),
+                              DataShape(digits.input_shape, digits.n_classes), SMALL)
+
+
+def test_budget_is_a_total_across_restarts_and_first_trial_is_the_default(factory, digits, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    settings = SearchSettings(n_trials=3, storage=storage, study_name="budget", pruner="none")
+    recorder = Recorder()
+    study = run_search(factory, digits, TrainSettings(epochs=1), settings, recorder)
+    assert counted_trials(study) == 3
+    assert study.trials[0].params == SMALL.defaults()
+    again = run_search(factory, digits, TrainSettings(epochs=1), settings, recorder)
+    assert len(again.trials) == 3  # nothing new: the budget is the study's total
+    assert recorder.events[-1] == ("start", 3, 3)
+    more = run_search(factory, digits, TrainSettings(epochs=1), SearchSettings(**{**settings.__dict__, "n_trials": 5}))
+    assert counted_trials(more) == 5
+
+
+def test_pruning_stops_bad_trials_early_and_reports_them(factory, digits) -> None:
+    recorder = Recorder()
+    settings = SearchSettings(n_trials=12, pruner="median", sampler="random", seed=3)
+    study = run_search(factory, digits, TrainSettings(epochs=4, lr=3e-3), settings, recorder)
+    pruned = [r for r in recorder.results if r.state == "pruned"]
+    complete = [r for r in recorder.results if r.state == "complete"]
+    assert pruned, "a median pruner over 12 random trials prunes at least one"
+    assert all(len(r.history) < 4 for r in pruned) and all(len(r.history) == 4 for r in complete)
+    assert {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED"}
+    assert all(r.cost is not None and r.cost.params > 0 for r in recorder.results)
+
+
+def test_training_is_seeded_and_retrain_tests_once(factory, digits) -> None:
+    x, y = digits.split("train")
+    histories = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = factory.build(SMALL.defaults())
+        histories.append(train(model, x, y, TrainSettings(epochs=2, seed=5)).history)
+    assert histories[0] == histories[1]
+    result = retrain(factory, SMALL.defaults(), digits, TrainSettings(epochs=8))
+    assert result.metrics["test_accuracy"] > 0.85
+    assert result.cost.params == sum(p.numel() for p in result.model.parameters())
+
+
+def test_empty_study_and_bad_names_are_clear(tmp_path: Path) -> None:
+    import optuna
+
+    with pytest.raises(SearchError, match=r"study 'empty' has no completed trial; run 'nasflow search' first"):
+        best_params(optuna.create_study(study_name="empty"))
+    with pytest.raises(SearchError, match=r"unknown sampler 'anneal'; use one of tpe, random, gp, cmaes"):
+        make_sampler("anneal", 0)
+    with pytest.raises(SearchError, match=r"unknown pruner 'early'"):
+        make_pruner("early")

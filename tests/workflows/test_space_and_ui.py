@@ -1,0 +1,86 @@
+"""`nasflow space` writes an editable space that `nasflow search` then uses; `nasflow ui` serves MLflow."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
+
+
+@pytest.fixture
+def conf_copy(tmp_path: Path) -> Path:
+    """A private copy of conf/ so that generated files never land in the repository."""
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO / "conf", conf)
+    return conf
+
+
+def test_space_is_written_read_back_and_searched(nasflow, conf_copy: Path, digits_folder: Path) -> None:
+    target = "examples/models/digits_cnn.py:DigitsCNN"
+    proc = nasflow("space", target, "--name", "my_cnn", f"data.path={digits_folder}", NASFLOW_CONFIG_DIR=str(conf_copy))
+    assert proc.returncode == 0, proc.stderr
+    assert "channels" in proc.stdout and "8 .. 64 (log)" in proc.stdout  # the table: label, kind, range, today
+    space_file = conf_copy / "space" / "my_cnn.yaml"
+    space = yaml.safe_load(space_file.read_text())
+    assert space["dimensions"]["kernel_size"] == {"type": "categorical", "choices": [3, 5], "default": 3}
+    model_conf = yaml.safe_load((conf_copy / "model" / "my_cnn.yaml").read_text())
+    assert model_conf["class_name"] == "DigitsCNN"
+
+    again = nasflow("space", target, "--name", "my_cnn", f"data.path={digits_folder}", NASFLOW_CONFIG_DIR=str(conf_copy))
+    assert again.returncode == 2 and "pass --force" in again.stderr
+
+    # the user edits the space: freeze depth at 1, narrow channels, drop the activation choice
+    space["dimensions"]["depth"] = {"type": "int", "low": 1, "high": 1, "default": 1}
+    space["dimensions"]["channels"] = {"type": "int", "low": 4, "high": 6}
+    del space["dimensions"]["activation"]
+    space_file.write_text(yaml.safe_dump(space))
+    summary = summary_of(nasflow("search", "--json", "--no-progress", "model=my_cnn", "search.n_trials=3",
+                                 "train.epochs=1", f"data.path={digits_folder}", NASFLOW_CONFIG_DIR=str(conf_copy)))
+    from optuna import load_study
+
+    study = load_study(study_name=summary["study"], storage=summary["optuna_storage"])
+    assert len(study.trials) == 3
+    for trial in study.trials:
+        assert trial.params["depth"] == 1 and 4 <= trial.params["channels"] <= 6 and "activation" not in trial.params
+
+    space["dimensions"]["depth"]["low"] = 5
+    space_file.write_text(yaml.safe_dump(space))
+    bad = nasflow("search", "model=my_cnn", f"data.path={digits_folder}", NASFLOW_CONFIG_DIR=str(conf_copy))
+    assert bad.returncode == 2 and "dimension 'depth' has low=5 > high=1" in bad.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ui_serves_the_workspace_store_on_localhost(workspace: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([*NASFLOW, "ui", "--port", str(port)], cwd=REPO, env=cli_env(workspace),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, body = time.monotonic() + 120, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    body = response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None and "OK" in body, proc.stderr.read() if proc.poll() is not None else "no answer"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search?max_results=10",
+                                    timeout=5) as response:
+            assert "nasflow-digits_cnn-digits" in response.read().decode()
+        assert (workspace / "mlflow.db").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
