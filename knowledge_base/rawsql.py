@@ -36,6 +36,12 @@ def _rejected(statement: str, exc: Exception) -> QueryError:
     )
 
 
+def _result(statement: str, cursor: Any) -> QueryResult:
+    if cursor.description is None:  # e.g. COMMIT: it changed nothing (read-only), but it is not a query
+        raise _rejected(statement, QueryError("the statement returns no rows"))
+    return QueryResult([d[0] for d in cursor.description], [tuple(row) for row in cursor.fetchall()])
+
+
 def _sqlite(engine: Engine, statement: str) -> QueryResult:
     path = sqlite_path(engine.url)
     uri = f"file:{quote(str(path))}?mode=ro"
@@ -44,8 +50,7 @@ def _sqlite(engine: Engine, statement: str) -> QueryResult:
         connection.execute("PRAGMA query_only = ON")
         connection.set_authorizer(_authorize)
         cursor = connection.execute(statement)
-        columns = [d[0] for d in cursor.description or ()]
-        return QueryResult(columns, [tuple(row) for row in cursor.fetchall()])
+        return _result(statement, cursor)
     except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as exc:
         raise _rejected(statement, exc) from None
     finally:
@@ -62,13 +67,11 @@ def _postgres(engine: Engine, statement: str) -> QueryResult:
         cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
         # A prepared statement holds exactly one command: "select 1; commit; drop ..." fails to prepare.
         cursor.execute(statement, prepare=True)
-        columns = [d[0] for d in cursor.description or ()]
-        return QueryResult(columns, [tuple(row) for row in cursor.fetchall()] if cursor.description else [])
+        return _result(statement, cursor)
     except (psycopg.Error, ValueError) as exc:
         raise _rejected(statement, exc) from None
     finally:
-        raw.rollback()
-        raw.close()
+        raw.invalidate()  # never hand back to the pool a session the statement may have changed (set_config)
 
 
 def run_readonly(engine: Engine, statement: str) -> QueryResult:

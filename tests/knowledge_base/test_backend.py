@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from knowledge_base import BackendError, KnowledgeBase
 from knowledge_base.backend import normalize_url
 from knowledge_base.schema import evaluations, tasks
+from tests.knowledge_base.kb_helpers import evaluation
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,19 +76,33 @@ WRITER = textwrap.dedent(
     from knowledge_base import KnowledgeBase
     from tests.knowledge_base.kb_helpers import evaluation
     kb = KnowledgeBase(sys.argv[1])
-    worker = int(sys.argv[2])
-    for i in range(10):
-        kb.record(evaluation(i, fingerprint=f"shared{i % 5}", lineage={"worker": worker}))
+    kb.record(evaluation(int(sys.argv[2]), fingerprint="shared"))
     """
 )
 
 
-def test_concurrent_processes_migrate_and_record(kb_url: str) -> None:
-    """Three processes open a fresh knowledge base at once (racing the migration) and record into it."""
-    _run_processes(WRITER, [[kb_url, str(worker)] for worker in range(3)])
+def test_concurrent_processes_migrate_and_record(tmp_path: Path) -> None:
+    """Three processes open one fresh SQLite knowledge base at once (racing the migration) and record."""
+    url = f"sqlite:///{tmp_path}/kb.db"
+    _run_processes(WRITER, [[url, str(worker)] for worker in range(3)])
+    with KnowledgeBase(url) as kb:
+        assert sorted(kb.get(i).settings["seed"] for i in (1, 2, 3)) == [0, 1, 2]
+        assert kb.sql("select count(*) from architectures").rows == [(1,)]
+
+
+def test_concurrent_writers_share_tasks_and_architectures(kb_url: str) -> None:
+    """Four writers with their own connections race the migration and the task/architecture upserts."""
+
+    def work(worker: int) -> None:
+        with KnowledgeBase(kb_url) as kb:
+            for i in range(10):
+                kb.record(evaluation(i, fingerprint=f"shared{i % 5}", lineage={"worker": worker}))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
     with KnowledgeBase(kb_url) as kb:
         with kb.engine.connect() as connection:
-            assert connection.scalar(sa.select(sa.func.count()).select_from(evaluations)) == 30
+            assert connection.scalar(sa.select(sa.func.count()).select_from(evaluations)) == 40
             assert connection.scalar(sa.select(sa.func.count()).select_from(tasks)) == 1
-        assert len(kb.query("arch.conv1.out_channels >= 8")) == 30
+        assert len(kb.query("arch.conv1.out_channels >= 8")) == 40
         assert len(kb.sql("select distinct identity from architectures").rows) == 5
