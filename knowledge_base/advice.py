@@ -72,30 +72,19 @@ def _task_evaluations(
 
 
 def best(
-    connection: sa.Connection,
-    task: str,
-    *,
-    max_params: float | None = None,
-    max_latency_ms: float | None = None,
-    metric: str = "test_accuracy",
-    kind: str | None = None,
-    maximize: bool = True,
-    limit: int | None = 10,
+    connection: sa.Connection, task: str, budget: dict[str, float | None], metric: str, **options: Any
 ) -> QueryResult:
-    """The best complete evaluations of `task` by `metric` within a parameter-count and latency budget."""
+    """The best complete evaluations of `task` by `metric` within `budget` ({cost field: maximum or None}).
+
+    Options: kind (None: any), maximize (True), limit (10).
+    """
+    kind, maximize, limit = options.get("kind"), options.get("maximize", True), options.get("limit", 10)
     order = (OrderItem(Field(f"metrics.{metric}", 0), descending=maximize), OrderItem(Field("params", 0)))
-    budget = {"params": max_params, "latency_ms": max_latency_ms}
     return _task_evaluations(connection, task, metric, kind=kind, budget=budget, order=order, limit=limit)
 
 
 def pareto(
-    connection: sa.Connection,
-    task: str,
-    metric: str = "test_accuracy",
-    cost: str = "params",
-    *,
-    kind: str | None = None,
-    maximize: bool = True,
+    connection: sa.Connection, task: str, metric: str, cost: str, kind: str | None, maximize: bool
 ) -> QueryResult:
     """The Pareto front of `task`: evaluations no other beats on both `metric` and `cost`, cheapest first."""
     if cost not in COST_FIELDS:
@@ -158,16 +147,14 @@ def similar_result(
 
 
 def warm_starts(
-    connection: sa.Connection,
-    task_meta: dict[str, Any],
-    model_name: str,
-    k: int = 5,
-    *,
-    exclude_hash: str | None = None,
-    metric: str = "val_accuracy",
-    maximize: bool = True,
+    connection: sa.Connection, task_meta: dict[str, Any], model_name: str, k: int, **options: Any
 ) -> list[WarmStart]:
-    """Up to `k` distinct configurations of `model_name`: the best of the most similar task first, then the next."""
+    """Up to `k` distinct configurations of `model_name`: the best of the most similar task first, then the next.
+
+    Options: exclude_hash (skip the task with this content hash), metric ("val_accuracy"), maximize (True).
+    """
+    exclude_hash, metric = options.get("exclude_hash"), options.get("metric", "val_accuracy")
+    maximize = options.get("maximize", True)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise QueryError(f"k = {k!r} must be a whole number >= 1.")
     candidates = [task for task in load_tasks(connection) if task.content_hash != exclude_hash]

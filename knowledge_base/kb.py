@@ -153,6 +153,8 @@ class KnowledgeBase:
 
     def similar_tasks(self, task: str | dict[str, Any], k: int = 5) -> list[tuple[TaskRecord, float]]:
         """The `k` tasks nearest by meta-feature distance to a task name (excluding that task) or a meta dict."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise QueryError(f"k = {k!r} must be a whole number >= 1.")
         meta = self.task(task).meta if isinstance(task, str) else task
         if not isinstance(meta, dict):
             raise QueryError(f"similar_tasks needs a task name or a meta-feature dict, got {task!r}.")
@@ -180,17 +182,9 @@ class KnowledgeBase:
         limit: int | None = 10,
     ) -> QueryResult:
         """The best complete evaluations of a task by `metric` within a budget, best first."""
+        budget = {"params": max_params, "latency_ms": max_latency_ms}
         with self._connect() as connection:
-            return advice.best(
-                connection,
-                task_name,
-                max_params=max_params,
-                max_latency_ms=max_latency_ms,
-                metric=metric,
-                kind=kind,
-                maximize=maximize,
-                limit=limit,
-            )
+            return advice.best(connection, task_name, budget, metric, kind=kind, maximize=maximize, limit=limit)
 
     def pareto(
         self,
@@ -203,7 +197,7 @@ class KnowledgeBase:
     ) -> QueryResult:
         """The Pareto front of a task over `metric` and `cost` (params, flops, latency_ms or wall_time_s)."""
         with self._connect() as connection:
-            return advice.pareto(connection, task_name, metric, cost, kind=kind, maximize=maximize)
+            return advice.pareto(connection, task_name, metric, cost, kind, maximize)
 
     def warm_start(
         self,

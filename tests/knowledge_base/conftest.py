@@ -101,3 +101,14 @@ def make_kb(kb_url: str) -> Iterator[Callable[..., KnowledgeBase]]:
 @pytest.fixture
 def kb(make_kb: Callable[..., KnowledgeBase]) -> KnowledgeBase:
     return make_kb()
+
+
+@pytest.fixture(scope="module")
+def four_evaluations(module_kb_url: str) -> Iterator[KnowledgeBase]:
+    """A knowledge base shared by a module's read-only tests: the evaluations i = 0..3 of one task."""
+    from tests.knowledge_base.kb_helpers import evaluation
+
+    kb = KnowledgeBase(module_kb_url)
+    kb.record_many([evaluation(i) for i in range(4)])
+    yield kb
+    kb.close()

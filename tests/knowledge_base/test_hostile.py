@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,34 +37,26 @@ INJECTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def filled(module_kb_url: str) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(module_kb_url)
-    kb.record_many([evaluation(i) for i in range(4)])
-    yield kb
-    kb.close()
-
-
 @pytest.mark.parametrize("text", INJECTIONS)
-def test_injections_fail_or_only_filter(filled: KnowledgeBase, text: str) -> None:
-    before = snapshot(filled)
+def test_injections_fail_or_only_filter(four_evaluations: KnowledgeBase, text: str) -> None:
+    before = snapshot(four_evaluations)
     try:
-        result = filled.query(text)
+        result = four_evaluations.query(text)
     except QueryError:
         pass
     else:  # a query that parses only ever filters: it names one value and returns a subset of the rows
         assert len(result) <= 4
-    assert snapshot(filled) == before
+    assert snapshot(four_evaluations) == before
 
 
-def test_quoted_injection_is_a_plain_value(filled: KnowledgeBase) -> None:
-    assert filled.query("task = 'digits'' OR ''1''=''1'").rows == []
-    assert filled.query("task = 'x'' or 1=1 --'").rows == []
-    assert len(filled.query("task = 'digits'")) == 4
+def test_quoted_injection_is_a_plain_value(four_evaluations: KnowledgeBase) -> None:
+    assert four_evaluations.query("task = 'digits'' OR ''1''=''1'").rows == []
+    assert four_evaluations.query("task = 'x'' or 1=1 --'").rows == []
+    assert len(four_evaluations.query("task = 'digits'")) == 4
 
 
-def test_huge_inputs_are_refused_without_touching_the_database(filled: KnowledgeBase) -> None:
-    before = snapshot(filled)
+def test_huge_inputs_are_refused_without_touching_the_database(four_evaluations: KnowledgeBase) -> None:
+    before = snapshot(four_evaluations)
     for text in [
         "task = 'digits' or " * 1000 + "task = 'x'",
         "(" * 5000,
@@ -73,8 +64,8 @@ def test_huge_inputs_are_refused_without_touching_the_database(filled: Knowledge
         "x in (" + "1," * 4000 + "1)",
     ]:
         with pytest.raises(QueryError):
-            filled.query(text)
-    assert snapshot(filled) == before
+            four_evaluations.query(text)
+    assert snapshot(four_evaluations) == before
 
 
 @pytest.mark.parametrize(
@@ -93,11 +84,11 @@ def test_huge_inputs_are_refused_without_touching_the_database(filled: Knowledge
         "WITH x AS (DELETE FROM tasks RETURNING *) SELECT * FROM x",
     ],
 )
-def test_raw_sql_cannot_write(filled: KnowledgeBase, statement: str) -> None:
-    before = snapshot(filled)
+def test_raw_sql_cannot_write(four_evaluations: KnowledgeBase, statement: str) -> None:
+    before = snapshot(four_evaluations)
     with pytest.raises(QueryError, match=r"was rejected: .*`kb.sql` runs one read-only statement"):
-        filled.sql(statement)
-    assert snapshot(filled) == before
+        four_evaluations.sql(statement)
+    assert snapshot(four_evaluations) == before
 
 
 def test_sqlite_raw_sql_cannot_attach_or_pragma(tmp_path: Path) -> None:
