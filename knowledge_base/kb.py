@@ -18,9 +18,10 @@ from knowledge_base.backend import (
     sqlite_refresh_statistics,
     writing,
 )
-from knowledge_base.errors import KnowledgeBaseError, QueryError, RecordError
+from knowledge_base.errors import BackendError, KnowledgeBaseError, QueryError, RecordError
 from knowledge_base.query.compiler import compile_query
 from knowledge_base.query.parser import parse
+from knowledge_base.rawsql import run_readonly
 from knowledge_base.reader import load_evaluations, load_tasks, run_query, tasks_result
 from knowledge_base.records import EvaluationRecord, TaskRecord
 from knowledge_base.result import QueryResult
@@ -79,10 +80,17 @@ class KnowledgeBase:
     def _connect(self, *, write: bool = False) -> Iterator[sa.Connection]:
         """A connection in a transaction; database errors become BackendError / RecordError / QueryError."""
         try:
-            with self.engine.connect() as connection, (writing(connection) if write else connection).begin():
-                yield connection
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            connection = self.engine.connect()
+        except sa.exc.DBAPIError as exc:
             raise connection_error(self._url, exc) from None
+        try:
+            with connection, (writing(connection) if write else connection).begin():
+                yield connection
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # locked, disk full, connection lost
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise BackendError(
+                f"the knowledge base at {self.url} failed: {reason}; check the database and retry."
+            ) from None
         except sa.exc.DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0]
             if write:
@@ -119,8 +127,6 @@ class KnowledgeBase:
 
     def sql(self, statement: str) -> QueryResult:
         """Run one read-only SQL statement; anything that writes raises QueryError."""
-        from knowledge_base.rawsql import run_readonly
-
         try:
             return run_readonly(self.engine, statement)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:

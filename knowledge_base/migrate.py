@@ -46,7 +46,7 @@ def _revision_of(engine: Engine) -> str | None:
     try:
         with engine.connect() as connection:
             return current_revision(connection)
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:  # unreachable server, unreadable or non-database file
         raise connection_error(engine.url, exc) from None
 
 

@@ -33,7 +33,7 @@ metadata = sa.MetaData()
 
 
 def _kv_table(name: str, owner: str, owner_column: str, key_column: str) -> sa.Table:
-    """A key/value index table: one row per (owner, key) with a numeric or a text value."""
+    """A key/value index table: one row per (owner, key) with a numeric or a text value, each partially indexed."""
     return sa.Table(
         name,
         metadata,
@@ -41,8 +41,20 @@ def _kv_table(name: str, owner: str, owner_column: str, key_column: str) -> sa.T
         sa.Column(key_column, sa.String(300), primary_key=True),
         sa.Column("num_value", sa.Float),
         sa.Column("text_value", sa.String(TEXT_INDEX_CHARS)),
-        sa.Index(f"ix_{name}_num", key_column, "num_value", owner_column),
-        sa.Index(f"ix_{name}_text", key_column, "text_value", owner_column),
+        *(
+            sa.Index(
+                f"ix_{name}_{kind}",
+                key_column,
+                f"{kind}_value",
+                owner_column,
+                sqlite_where=present,
+                postgresql_where=present,
+            )
+            for kind, present in (
+                ("num", sa.text("num_value IS NOT NULL")),
+                ("text", sa.text("text_value IS NOT NULL")),
+            )
+        ),
     )
 
 

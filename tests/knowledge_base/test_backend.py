@@ -54,6 +54,14 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
         KnowledgeBase("postgresql://u:secret@127.0.0.1:1/db?connect_timeout=2")
 
 
+def test_a_file_that_is_no_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "kb.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(
+        BackendError, match=r"cannot open the knowledge base at sqlite:///.*kb.db \(file is not a database\)"
+    ):
+        KnowledgeBase(f"sqlite:///{tmp_path}/kb.db")
+
+
 def test_sqlite_parent_folder_is_created(tmp_path: Path) -> None:
     with KnowledgeBase(f"sqlite:///{tmp_path}/deep/er/kb.db") as kb:
         assert kb.backend == "sqlite"

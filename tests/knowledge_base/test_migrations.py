@@ -40,8 +40,8 @@ OLD_ROWS = {
 
 def test_two_revisions_ship_in_the_package() -> None:
     versions = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))
-    assert versions == ["0001_initial.py", "0002_query_indexes.py"]
-    assert head_revision() == "0002_query_indexes"
+    assert versions == ["0001_initial.py", "0002_query_indexes.py", "0003_partial_value_indexes.py"]
+    assert head_revision() == "0003_partial_value_indexes"
 
 
 def test_upgrade_from_first_revision_keeps_every_record(kb_url: str) -> None:
@@ -73,6 +73,9 @@ def test_upgrade_from_first_revision_keeps_every_record(kb_url: str) -> None:
                 assert count == len(rows), table
             indexes = {ix["name"] for ix in sa.inspect(connection).get_indexes("metrics")}
         assert "ix_metrics_name_value" in indexes
+        with kb.engine.connect() as connection:
+            settings_indexes = {ix["name"] for ix in sa.inspect(connection).get_indexes("settings")}
+        assert {"ix_settings_num", "ix_settings_text"} <= settings_indexes
         assert kb.get(1).metrics == {"val_accuracy": 0.97}
         assert kb.get(1).task.meta["n_samples"] == 1797
         assert kb.get(2).kind == "retrain"
