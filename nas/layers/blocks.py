@@ -176,7 +176,7 @@ def _append_copies(gm: fx.GraphModule, run: Run, count: int) -> None:
         anchor, copies = current, set()
         for node in nodes:
             with gm.graph.inserting_after(anchor):
-                new_node = gm.graph.node_copy(node, env.get)
+                new_node = gm.graph.node_copy(node, lambda arg, env=env: env.get(arg, arg))
             if node.op in ("call_module", "get_attr"):
                 new_node.target = _renamed(str(node.target), rename)
             stack = node.meta.get("nn_module_stack")
@@ -185,7 +185,7 @@ def _append_copies(gm: fx.GraphModule, run: Run, count: int) -> None:
             env[node] = anchor = new_node
             copies.add(new_node)
         new_out = env[x_out]
-        current.replace_all_uses_with(new_out, delete_user_cb=copies.__contains__)
+        current.replace_all_uses_with(new_out, delete_user_cb=lambda user, copies=copies: user not in copies)
         current = new_out
 
 

@@ -35,11 +35,11 @@ def test_twenty_random_samples_build_run_and_train(zoo: Case) -> None:
 def test_real_digits_train_through_models_written_for_mnist(name: str) -> None:
     factory = make_factory(case(name).spec, DIGITS)
     x, y = digits_batch()
+    torch.manual_seed(0)
     model = factory.build(factory.space.defaults())
-    first = train_step(model, x, y, lr=0.05)
-    for _ in range(5):
-        last = train_step(model, x, y, lr=0.05)
-    assert last < first  # a few steps on the same real batch lower its loss
+    losses = [train_step(model, x, y, lr=0.1) for _ in range(15)]
+    assert all(math.isfinite(v) for v in losses)
+    assert min(losses[-3:]) < losses[0]  # steps on the same real batch lower its loss
 
 
 def test_mnist_model_is_adapted_to_digits_and_lists_the_adaptations() -> None:
