@@ -1,6 +1,6 @@
 """Benchmark: an indexed filter query over many evaluation records in a temporary SQLite knowledge base.
 
-    python benchmarks/kb_query.py [n_records]     # default 100000; prints the figures as JSON
+python benchmarks/kb_query.py [n_records]     # default 100000; prints the figures as JSON
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from knowledge_base import EvaluationRecord, KnowledgeBase, TaskRecord  # noqa: E402
+from knowledge_base import EvaluationRecord, KnowledgeBase, TaskRecord
 
 QUERY = "task = 'digits' and val_accuracy >= 0.99 and arch.conv1.out_channels >= 32 order by val_accuracy desc limit 10"
 TASKS = [
-    TaskRecord("digits", "d1", {"n_samples": 1797, "input_shape": [1, 8, 8], "n_classes": 10, "task_type": "classification"}),
+    TaskRecord(
+        "digits", "d1", {"n_samples": 1797, "input_shape": [1, 8, 8], "n_classes": 10, "task_type": "classification"}
+    ),
     TaskRecord("digits_noisy", "d2", {"n_samples": 1797, "input_shape": [1, 8, 8], "n_classes": 10}),
     TaskRecord("breast_cancer", "b1", {"n_samples": 569, "input_shape": [30], "n_classes": 2}),
 ]
@@ -32,9 +34,18 @@ def _record(rng: random.Random, i: int) -> EvaluationRecord:
         kind="trial",
         state=rng.choice(["complete"] * 8 + ["pruned", "failed"]),
         model_name="digits_cnn",
-        params={"conv1.out_channels": channels, "dropout": round(rng.random() / 2, 3), "activation": rng.choice(["relu", "gelu"])},
+        params={
+            "conv1.out_channels": channels,
+            "dropout": round(rng.random() / 2, 3),
+            "activation": rng.choice(["relu", "gelu"]),
+        },
         fingerprint=f"fp{i}",
-        cost={"params": channels * 1000 + rng.randrange(1000), "flops": channels * 50_000, "latency_ms": rng.random(), "device": "cpu"},
+        cost={
+            "params": channels * 1000 + rng.randrange(1000),
+            "flops": channels * 50_000,
+            "latency_ms": rng.random(),
+            "device": "cpu",
+        },
         metrics={"val_accuracy": rng.random(), "val_loss": rng.random()},
         settings={"epochs": 5, "batch_size": 64, "lr": 0.001, "optimizer": "adam", "seed": i},
         wall_time_s=rng.random() * 5,

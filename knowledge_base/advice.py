@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from knowledge_base.errors import QueryError
 from knowledge_base.query.compiler import compile_query
+from knowledge_base.query.fields import COLUMNS
 from knowledge_base.query.parser import BoolOp, Condition, Field, OrderItem, Query, Value
 from knowledge_base.reader import VIEW_NAMES, load_tasks, run_query
 from knowledge_base.records import TaskRecord, canonical_json
 from knowledge_base.result import QueryResult
-from knowledge_base.schema import architectures, evaluations, metrics
+from knowledge_base.schema import architectures, evaluations, metrics, tasks
 from knowledge_base.similarity import rank_by_similarity
 
 COST_FIELDS = ("params", "flops", "latency_ms", "wall_time_s")
@@ -53,20 +54,15 @@ def _task_evaluations(
     metric: str,
     *,
     kind: str | None,
-    budget: dict[str, float | None],
     order: tuple[OrderItem, ...],
     limit: int | None = None,
-    require: tuple[str, ...] = (),
+    extra: tuple[Condition, ...] = (),
 ) -> QueryResult:
-    """Complete evaluations of `task` that have `metric` (and the `require` fields) and fit `budget`."""
+    """Complete evaluations of `task` that have `metric` and meet the `extra` conditions."""
     conditions = [_condition("task", "=", task), _condition("state", "=", "complete")]
-    conditions += [_condition(name, "exists") for name in (f"metrics.{metric}", *require)]
+    conditions += [_condition(f"metrics.{metric}", "exists"), *extra]
     if kind is not None:
         conditions.append(_condition("kind", "=", kind))
-    for field, maximum in budget.items():
-        _check_budget(f"max_{field}", maximum)
-        if maximum is not None:
-            conditions.append(_condition(field, "<=", maximum))
     query = Query(BoolOp("and", tuple(conditions)), order, limit)
     return run_query(connection, compile_query("", query, None))
 
@@ -80,25 +76,39 @@ def best(
     """
     kind, maximize, limit = options.get("kind"), options.get("maximize", True), options.get("limit", 10)
     order = (OrderItem(Field(f"metrics.{metric}", 0), descending=maximize), OrderItem(Field("params", 0)))
-    return _task_evaluations(connection, task, metric, kind=kind, budget=budget, order=order, limit=limit)
+    within = []
+    for field, maximum in budget.items():
+        _check_budget(f"max_{field}", maximum)
+        if maximum is not None:
+            within.append(_condition(field, "<=", maximum))
+    return _task_evaluations(connection, task, metric, kind=kind, order=order, limit=limit, extra=tuple(within))
 
 
 def pareto(
     connection: sa.Connection, task: str, metric: str, cost: str, kind: str | None, maximize: bool
 ) -> QueryResult:
-    """The Pareto front of `task`: evaluations no other beats on both `metric` and `cost`, cheapest first."""
+    """The Pareto front of `task`: evaluations no other beats on both `metric` and `cost`, cheapest first.
+
+    The front is found on (id, cost, metric) rows only; the full rows are then read for its members.
+    """
     if cost not in COST_FIELDS:
         raise QueryError(f"cost {cost!r} is not a cost field; use one of {', '.join(COST_FIELDS)}.")
-    order = (OrderItem(Field(cost, 0)), OrderItem(Field(f"metrics.{metric}", 0), descending=maximize))
-    result = _task_evaluations(connection, task, metric, kind=kind, budget={}, order=order, require=(cost,))
-    metric_index = result.columns.index(metric_column(metric))
+    cost_column, value = COLUMNS[cost].column, metrics.c.value
+    lean = (
+        sa.select(evaluations.c.id, value)
+        .select_from(evaluations.join(tasks).join(architectures).join(metrics))
+        .where(tasks.c.name == task, evaluations.c.state == "complete", metrics.c.name == metric)
+        .where(value.is_not(None), cost_column.is_not(None), evaluations.c.kind == kind if kind else sa.true())
+        .order_by(cost_column, value.desc() if maximize else value, evaluations.c.id)
+    )
     front, best_value = [], None
-    for row in result.rows:
-        value = row[metric_index]
-        if best_value is None or (value > best_value if maximize else value < best_value):
-            front.append(row)
-            best_value = value
-    return QueryResult(result.columns, front)
+    for evaluation_id, metric_value in connection.execute(lean):
+        if best_value is None or (metric_value > best_value if maximize else metric_value < best_value):
+            front.append(evaluation_id)
+            best_value = metric_value
+    order = (OrderItem(Field(cost, 0)), OrderItem(Field(f"metrics.{metric}", 0), descending=maximize))
+    members = _condition("id", "in", tuple(front)) if front else _condition("id", "=", -1)
+    return _task_evaluations(connection, task, metric, kind=kind, order=order, extra=(members,))
 
 
 SIMILAR_COLUMNS = ["rank", "task", "content_hash", "distance", "n_samples", "input_shape", "n_classes", "task_type"]

@@ -233,8 +233,9 @@ class KnowledgeBase:
         """The newest complete evaluation of this architecture on data with this content hash, for reuse."""
         where = sa.and_(
             tasks.c.content_hash == content_hash,
-            architectures.c.fingerprint == fingerprint,
             architectures.c.model_name == model_name,
+            architectures.c.identity == fingerprint,  # the unique (model_name, identity) index finds it
+            architectures.c.fingerprint == fingerprint,
             evaluations.c.state == "complete",
             evaluations.c.kind == kind if kind is not None else sa.true(),
         )
