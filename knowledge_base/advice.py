@@ -12,7 +12,7 @@ from knowledge_base.errors import QueryError
 from knowledge_base.query.compiler import compile_query
 from knowledge_base.query.fields import COLUMNS
 from knowledge_base.query.parser import BoolOp, Condition, Field, OrderItem, Query, Value
-from knowledge_base.reader import VIEW_NAMES, load_tasks, run_query
+from knowledge_base.reader import load_tasks, run_query
 from knowledge_base.records import TaskRecord, canonical_json
 from knowledge_base.result import QueryResult
 from knowledge_base.schema import architectures, evaluations, metrics, tasks
@@ -23,7 +23,10 @@ COST_FIELDS = ("params", "flops", "latency_ms", "wall_time_s")
 
 @dataclass(frozen=True)
 class WarmStart:
-    """One warm-start configuration and where it comes from."""
+    """One warm-start configuration and where it comes from.
+
+    `value` is the best `metric` the architecture reached on `task`; `evaluation_id` its newest evaluation there.
+    """
 
     params: dict[str, Any]
     task: str
@@ -36,11 +39,6 @@ class WarmStart:
 
 def _condition(name: str, op: str, value: Value | None = None) -> Condition:
     return Condition(Field(name, 0), op, value if value is not None else "", 0)
-
-
-def metric_column(metric: str) -> str:
-    """The result column that holds `metric`."""
-    return f"metrics.{metric}" if metric in VIEW_NAMES else metric
 
 
 def _check_budget(name: str, value: float | None) -> None:

@@ -32,10 +32,6 @@ def _rows_for(connection: sa.Connection, columns: Iterable[Any], key: sa.Column,
     return rows
 
 
-def _json_by_id(connection: sa.Connection, column: sa.Column, key: sa.Column, ids: Sequence[int]) -> dict[int, Any]:
-    return {row[0]: json.loads(row[1]) for row in _rows_for(connection, [key, column], key, ids)}
-
-
 def metrics_by_evaluation(connection: sa.Connection, ids: Sequence[int]) -> dict[int, dict[str, float | None]]:
     """{evaluation id: {metric name: value}} for `ids`."""
     found: dict[int, dict[str, float | None]] = defaultdict(dict)
