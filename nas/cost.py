@@ -17,6 +17,7 @@ class ModelCost:
     params: int
     flops: int
     latency_ms: float
+    memory_mb: float = 0.0
     device: str = "cpu"
 
     def as_dict(self) -> dict[str, float | int | str]:
@@ -76,6 +77,27 @@ def measure_latency_ms(model: nn.Module, batch: torch.Tensor, repeats: int = 5) 
     return statistics.median(times)
 
 
+def estimate_training_memory_mb(model: nn.Module, batch: torch.Tensor) -> float:
+    """Training memory for one batch: weights, gradients and two Adam moments, plus activations kept for backward."""
+    activations = 0
+
+    def hook(_module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+        nonlocal activations
+        if isinstance(out, torch.Tensor):
+            activations += out.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    state = 4 * sum(p.numel() for p in model.parameters())
+    return (4 * state + 4 * activations) / 2**20
+
+
 def measure_cost(model: nn.Module, batch: torch.Tensor) -> ModelCost:
-    """Parameter count, FLOPs per sample and latency of one batch on the CPU."""
-    return ModelCost(count_params(model), count_flops(model, batch), measure_latency_ms(model, batch))
+    """Parameter count, FLOPs per sample, latency of one batch on the CPU and estimated training memory."""
+    return ModelCost(count_params(model), count_flops(model, batch), measure_latency_ms(model, batch),
+                     estimate_training_memory_mb(model, batch))

@@ -1,9 +1,10 @@
-"""The search loop: sample a configuration, build it, train it with pruning, report to observers."""
+"""The search loop: sample, build, check constraints, skip known architectures, train with pruning, report."""
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 
@@ -11,8 +12,11 @@ from nas.cost import measure_cost
 from nas.errors import NasError
 from nas.factory import ModelFactory
 from nas.observer import SearchObserver, TrialResult
+from nas.recovery import WORKER_ATTR, recover_orphans, worker_id
 from nas.study import SearchSettings, counted_trials, open_study
 from nas.training import TrainSettings, train
+
+ArchKey = Callable[[Any, torch.Tensor, dict[str, Any]], str]
 
 
 class SplitData(Protocol):
@@ -21,40 +25,89 @@ class SplitData(Protocol):
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
+def params_key(_model: Any, _example: torch.Tensor, params: dict[str, Any]) -> str:
+    """The default architecture key: the sampled parameters themselves (a fingerprint can replace it)."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
 class _Objective:
-    """The Optuna objective for one search: holds the data splits and the observers."""
+    """The Optuna objective of one search: holds the data splits, the settings and the observers."""
 
     def __init__(self, factory: ModelFactory, data: SplitData, train_settings: TrainSettings,
-                 settings: SearchSettings, observer: SearchObserver) -> None:
+                 settings: SearchSettings, observer: SearchObserver, arch_key: ArchKey) -> None:
         self.factory, self.train_settings, self.settings, self.observer = factory, train_settings, settings, observer
+        self.arch_key = arch_key
         self.x_train, self.y_train = data.split("train")
         self.x_val, self.y_val = data.split("val")
         self.example = self.x_train[: train_settings.batch_size]
+        self.worker = worker_id()
 
-    def __call__(self, trial: Any) -> float:
+    def _values(self, metrics: dict[str, float], cost: dict[str, Any]) -> float | tuple[float, ...]:
+        if not self.settings.multi_objective:
+            return metrics[self.settings.metric]
+        return (metrics[self.settings.metric], *(float(cost[c]) for c in self.settings.costs))
+
+    def _known(self, trial: Any, key: str) -> Any:
+        """Another trial of the study with the same architecture key (completed first, then running), if any."""
+        from optuna.trial import TrialState
+
+        for state in (TrialState.COMPLETE, TrialState.RUNNING):
+            for other in trial.study.get_trials(deepcopy=False, states=(state,)):
+                if other.number != trial.number and other.user_attrs.get("arch_key") == key:
+                    return other
+        return None
+
+    def __call__(self, trial: Any) -> float | tuple[float, ...]:
         import optuna
 
+        trial.set_user_attr(WORKER_ATTR, self.worker)
         params = self.factory.space.sample(trial)
         self.observer.trial_started(trial.number, params)
         result = TrialResult(trial.number, "complete", params)
         started = time.perf_counter()
         seed = self.train_settings.seed + trial.number
+        multi = self.settings.multi_objective
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             result.history.append(metrics)
+            trial.set_user_attr("epochs_run", epoch + 1)
             self.observer.epoch_ended(trial.number, epoch, metrics)
-            trial.report(metrics[self.settings.metric], epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+            if not multi:
+                trial.report(metrics[self.settings.metric], epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
         try:
             torch.manual_seed(seed)
             model = self.factory.build(params)
             result.cost = measure_cost(model, self.example)
-            for key, value in result.cost.as_dict().items():
+            cost = result.cost.as_dict()
+            for key, value in cost.items():
                 trial.set_user_attr(key, value)
+            for name, margin in self.settings.constraints.margins(cost).items():
+                trial.set_constraint(name, margin)
+            violations = self.settings.constraints.violations(cost)
+            if violations:
+                result.error = "constraint violated: " + ", ".join(violations)
+                trial.set_user_attr("constraint_violation", result.error)
+                raise optuna.TrialPruned(result.error)
+            key = self.arch_key(model, self.example, params)
+            trial.set_user_attr("arch_key", key)
+            known = self._known(trial, key)
+            if known is not None and known.state.name == "COMPLETE":
+                result.state, result.metrics = "reused", dict(known.user_attrs.get("metrics", {}))
+                trial.set_user_attr("reused_from", known.number)
+                trial.set_user_attr("metrics", result.metrics)
+                return known.values[0] if not multi else tuple(known.values)
+            if known is not None:
+                result.error = f"same architecture as running trial {known.number}"
+                trial.set_user_attr("duplicate_of", known.number)
+                raise optuna.TrialPruned(result.error)
             settings = TrainSettings(**{**self.train_settings.as_dict(), "seed": seed})
             train(model, self.x_train, self.y_train, settings, self.x_val, self.y_val, on_epoch)
+            result.metrics = dict(result.history[-1])
+            trial.set_user_attr("metrics", result.metrics)
+            return self._values(result.metrics, cost)
         except optuna.TrialPruned:
             result.state = "pruned"
             raise
@@ -64,21 +117,23 @@ class _Objective:
             raise
         finally:
             result.wall_time_s = time.perf_counter() - started
-            result.metrics = dict(result.history[-1]) if result.history else {}
+            if not result.metrics and result.history:
+                result.metrics = dict(result.history[-1])
             self.observer.trial_ended(result)
-        return result.metrics[self.settings.metric]
 
 
-def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings,
-               settings: SearchSettings, observer: SearchObserver | None = None) -> Any:
+def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
+               observer: SearchObserver | None = None, arch_key: ArchKey = params_key) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials.
 
-    The first trial of a new study is the model's own default configuration. Returns the study.
+    Trials of dead workers are failed and retried once; the first trial of a new study is the model's
+    own default configuration; an architecture already evaluated is reused, never trained twice.
     """
     import optuna
 
     observer = observer or SearchObserver()
     study = open_study(settings)
+    recover_orphans(study)
     done = counted_trials(study)
     if not study.trials:
         defaults = factory.space.defaults()
@@ -89,7 +144,7 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     if remaining > 0:
         states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         study.optimize(
-            _Objective(factory, data, train_settings, settings, observer),
+            _Objective(factory, data, train_settings, settings, observer, arch_key),
             n_trials=remaining,
             timeout=settings.timeout,
             catch=(NasError, RuntimeError, ValueError),
@@ -98,14 +153,3 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     observer.search_ended(study)
     return study
 
-
-def best_params(study: Any) -> dict[str, Any]:
-    """The parameters of the best completed trial, or a clear error if there is none."""
-    from nas.errors import SearchError
-
-    try:
-        return dict(study.best_trial.params)
-    except ValueError:
-        raise SearchError(
-            f"study '{study.study_name}' has no completed trial; run 'nasflow search' first or raise search.n_trials"
-        ) from None

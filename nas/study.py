@@ -1,20 +1,23 @@
-"""Optuna studies: samplers, pruners, storages and the total trial budget across restarts."""
+"""Optuna studies: samplers, pruners, storages, directions and the total trial budget across restarts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from nas.constraints import Constraints
 from nas.errors import SearchError
 
-SAMPLERS = ("tpe", "random", "gp", "cmaes")
+SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
+COST_OBJECTIVES = ("params", "flops", "latency_ms", "memory_mb")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
+HEARTBEAT_S, GRACE_S = 10, 30
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """How to search: budget, sampler, pruner, storage and the metric to maximize."""
+    """How to search: budget, sampler, pruner, storage, objectives, constraints and the selection rule."""
 
     n_trials: int = 20
     timeout: float | None = None
@@ -24,20 +27,38 @@ class SearchSettings:
     storage: str | None = None
     study_name: str = "nasflow"
     metric: str = "val_accuracy"
+    costs: tuple[str, ...] = ()
+    constraints: Constraints = field(default_factory=Constraints)
+    select: Constraints = field(default_factory=Constraints)
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether the search trades the metric against cost objectives (a Pareto search)."""
+        return bool(self.costs)
+
+    @property
+    def directions(self) -> list[str]:
+        """Optuna directions: the metric first, then every cost (minimized)."""
+        first = "minimize" if self.metric.endswith("loss") else "maximize"
+        return [first] + ["minimize"] * len(self.costs)
 
 
-def make_sampler(name: str, seed: int) -> Any:
+def make_sampler(name: str, seed: int, multi_objective: bool = False) -> Any:
     """The seeded Optuna sampler called ``name``."""
     import optuna
 
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
     if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if multi_objective:
+            raise SearchError("search.sampler=cmaes cannot do a Pareto search; use tpe, nsga2, gp or random with search.costs")
+        return optuna.samplers.CmaEsSampler(seed=seed)
     raise SearchError(f"unknown sampler '{name}'; use one of {', '.join(SAMPLERS)} (search.sampler=...)")
 
 
@@ -56,18 +77,42 @@ def make_pruner(name: str) -> Any:
     raise SearchError(f"unknown pruner '{name}'; use one of {', '.join(PRUNERS)} (search.pruner=...)")
 
 
+def is_journal(url: str | None) -> bool:
+    """Whether ``url`` names a JournalFileStorage (``journal:///path`` or a ``.journal``/``.log`` file)."""
+    return bool(url) and (url.startswith("journal:") or url.endswith((".journal", ".log")))
+
+
+def make_storage(url: str | None) -> Any:
+    """An Optuna storage for ``url``: in-memory (None), a journal file, or an RDB (SQLite, PostgreSQL) with heartbeat."""
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages.journal import JournalFileBackend
+
+    if url is None:
+        return None
+    if is_journal(url):
+        path = url.split("://", 1)[1] if "://" in url else url.removeprefix("journal:")
+        return JournalStorage(JournalFileBackend(path))
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+
 def open_study(settings: SearchSettings) -> Any:
     """Create the study, or load it if it exists in ``settings.storage`` (resume)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.create_study(
+        study = optuna.create_study(
             study_name=settings.study_name,
-            storage=settings.storage,
-            sampler=make_sampler(settings.sampler, settings.seed),
+            storage=make_storage(settings.storage),
+            sampler=make_sampler(settings.sampler, settings.seed, settings.multi_objective),
             pruner=make_pruner(settings.pruner),
-            direction="maximize",
+            directions=settings.directions,
             load_if_exists=True,
         )
     except SearchError:
@@ -75,8 +120,14 @@ def open_study(settings: SearchSettings) -> Any:
     except Exception as exc:
         raise SearchError(
             f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {exc}; "
-            "check search.storage (a sqlite:///path, a journal file or a postgresql:// URL)"
+            "check search.storage (sqlite:///path, journal:///path or postgresql://...)"
         ) from None
+    if [d.name.lower() for d in study.directions] != settings.directions:
+        raise SearchError(
+            f"study '{settings.study_name}' was created with directions {[d.name.lower() for d in study.directions]} "
+            f"but search.costs={list(settings.costs)} asks for {settings.directions}; use another search.study_name"
+        )
+    return study
 
 
 def counted_trials(study: Any) -> int:

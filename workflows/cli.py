@@ -30,6 +30,16 @@ EPILOG = """examples:
 """
 
 
+def quiet() -> None:
+    """Offline and quiet: telemetry off, library chatter (experimental-feature notices) hidden."""
+    import warnings
+
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore", message=r".*(is an experimental feature|is experimental \(supported from)")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(optuna|mlflow)(\..*)?")
+
+
 def _overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides, e.g. search.n_trials=50")
 
@@ -81,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     _overrides(p)
 
+    p = sub.add_parser("watch", help="retrain and register when DVC-tracked data folders change (champion only if better)")
+    p.add_argument("targets", nargs="*", metavar="FOLDER|KEY=VALUE",
+                   help="data folders to watch (default: data.path), then Hydra overrides")
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between rounds (default 60)")
+    p.add_argument("--max-rounds", type=int, default=0, help="stop after this many rounds (default 0: until Ctrl-C)")
+    p.add_argument("--research", action="store_true", help="re-search (warm-started) instead of retraining the champion")
+
     p = sub.add_parser("data", help="data folders")
     data = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     q = data.add_parser("init", help="export a bundled dataset into FOLDER and track it with DVC")
@@ -100,8 +117,7 @@ def _command(args: argparse.Namespace) -> Callable[[argparse.Namespace], Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nasflow`` console script."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    quiet()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # overrides may follow the command's own options

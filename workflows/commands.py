@@ -41,7 +41,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     """Retrain the study's best (or a chosen) trial, register it and print the summary."""
     import time
 
-    from nas.search import best_params
+    from nas.selection import select_trial
     from nas.study import open_study
     from workflows.errors import WorkflowError
     from workflows.pipeline import prepare, retrain_and_register
@@ -51,7 +51,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     ctx = prepare(_cfg(args))
     study = open_study(ctx.search_settings)
     if args.trial is None:
-        params, number = best_params(study), study.best_trial.number
+        chosen = select_trial(study, ctx.search_settings)
+        params, number = dict(chosen.params), chosen.number
     else:
         trials = {t.number: t for t in study.get_trials(deepcopy=False)}
         if args.trial not in trials:
@@ -123,11 +124,30 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ws = Workspace.from_config(_cfg(args))
     ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
-               "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port)]
+               "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port),
+               "--workers", "1"]
     print(f"MLflow UI for {ws.mlflow_uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    return serve(command, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")  # no background job runners for browsing
+
+
+def serve(command: list[str], **env: str) -> int:
+    """Run a server in its own process group until it exits, Ctrl-C or SIGTERM; then stop the whole group."""
+    import os
+    import signal
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    server = subprocess.Popen(command, start_new_session=True, env={**os.environ, **env})
     try:
-        return subprocess.call(command)
+        return server.wait()
     except KeyboardInterrupt:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
         return 0
 
 
@@ -148,3 +168,12 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     data = load_data_folder(Path(args.folder))
     print(json.dumps({"name": data.name, "content_hash": data.content_hash, "meta": data.meta}, indent=2, default=str))
     return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Watch data folders; on new data retrain (or re-search), register, and move champion only if better."""
+    from workflows.watch import watch
+
+    overrides = [t for t in args.targets if "=" in t or t.startswith("~")]
+    folders = [t for t in args.targets if t not in overrides]
+    return watch(folders, args.interval, args.max_rounds, args.research, overrides, args.config_dir)

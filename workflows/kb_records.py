@@ -14,6 +14,13 @@ def task_record(dataset: Any) -> Any:
     return TaskRecord(name=dataset.name, content_hash=dataset.content_hash, meta=dict(dataset.meta))
 
 
+def kb_cost(cost: Any) -> dict[str, Any]:
+    """The cost figures the knowledge base stores (params, FLOPs, latency and its device)."""
+    from knowledge_base import COST_KEYS
+
+    return {k: v for k, v in cost.as_dict().items() if k in COST_KEYS} if cost is not None else {}
+
+
 class KnowledgeBaseObserver(SearchObserver):
     """Records every finished trial (complete, pruned, failed, reused) with its lineage."""
 
@@ -29,7 +36,7 @@ class KnowledgeBaseObserver(SearchObserver):
         self.kb.record(EvaluationRecord(
             task=self.task, kind="trial", state=result.state, model_name=self.model_name,
             params=dict(result.params), fingerprint=None,
-            cost=result.cost.as_dict() if result.cost else {}, metrics=dict(result.metrics),
+            cost=kb_cost(result.cost), metrics=dict(result.metrics),
             settings=self.settings, wall_time_s=result.wall_time_s,
             lineage={**self.lineage, "trial_number": result.number, "mlflow_run_id": self.run_ids.get(result.number)},
         ))

@@ -57,13 +57,28 @@ def load_data(cfg: Any) -> Any:
     return load_data_folder(path, name=cfg.data.name)
 
 
+def search_settings(cfg: Any, ws: Workspace) -> Any:
+    """The search settings of ``cfg.search`` with the workspace's storage and study name."""
+    from omegaconf import OmegaConf
+
+    from nas.constraints import Constraints
+    from nas.study import SearchSettings
+
+    s = cfg.search
+    return SearchSettings(
+        n_trials=s.n_trials, timeout=s.timeout, sampler=s.sampler.value, pruner=s.pruner.value, seed=s.seed,
+        storage=ws.optuna_url, study_name=ws.study_name, metric=s.metric, costs=tuple(c.value for c in s.costs),
+        constraints=Constraints(**OmegaConf.to_container(s.constraints)),
+        select=Constraints(**OmegaConf.to_container(s.select)),
+    )
+
+
 def prepare(cfg: Any) -> RunContext:
     """Resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
 
     from nas.factory import ConstructorFactory, DataShape
     from nas.model_file import ModelSpec
-    from nas.study import SearchSettings
     from nas.training import TrainSettings
     from omegaconf import OmegaConf
 
@@ -75,10 +90,7 @@ def prepare(cfg: Any) -> RunContext:
     factory = ConstructorFactory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg))
     t = cfg.train
     train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed)
-    s = cfg.search
-    search_settings = SearchSettings(s.n_trials, s.timeout, s.sampler.value, s.pruner.value, s.seed,
-                                     ws.optuna_url, ws.study_name, s.metric)
-    return RunContext(cfg, ws, data, factory, train_settings, search_settings, git_commit())
+    return RunContext(cfg, ws, data, factory, train_settings, search_settings(cfg, ws), git_commit())
 
 
 def open_kb(ws: Workspace) -> Any:
@@ -89,30 +101,10 @@ def open_kb(ws: Workspace) -> Any:
 
 
 def search(ctx: RunContext, show_progress: bool = True) -> Any:
-    """Run (or resume) the Optuna search, tracked in MLflow and recorded in the knowledge base."""
-    from nas.observer import Observers
-    from nas.search import run_search
-    from workflows.kb_records import KnowledgeBaseObserver, task_record
-    from workflows.progress import ProgressObserver
-    from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
+    """Run (or resume) the search, tracked in MLflow and recorded in the knowledge base."""
+    from workflows.search_run import run_search_for
 
-    client = mlflow_client(ctx.ws)
-    experiment_id = ensure_experiment(client, ctx.ws)
-    tags = {"nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data, "nasflow.study": ctx.ws.study_name,
-            "nasflow.data_hash": ctx.data.content_hash, **({"mlflow.source.git.commit": ctx.commit} if ctx.commit else {})}
-    params = {**{f"train.{k}": v for k, v in ctx.train_settings.as_dict().items()},
-              **{f"search.{k}": v for k, v in ctx.search_settings.__dict__.items() if k != "storage"}}
-    tracker = MlflowSearchObserver(client, experiment_id, tags, params)
-    kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
-                                        ctx.train_settings.as_dict(), ctx.lineage, tracker.trial_runs)
-    progress = ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)
-    try:
-        return run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings,
-                          Observers([tracker, kb_observer, progress]))
-    except BaseException:
-        progress.progress.stop()
-        tracker.abort()
-        raise
+    return run_search_for(ctx, show_progress)
 
 
 def _champion_scorer(ctx: RunContext) -> Any:
@@ -135,7 +127,7 @@ def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: 
     from knowledge_base import EvaluationRecord
     from nas.retrain import retrain
     from nas.training import TrainSettings
-    from workflows.kb_records import task_record
+    from workflows.kb_records import kb_cost, task_record
     from workflows.registry import log_torch_model, register_version
     from workflows.tracking import ensure_experiment, mlflow_client
 
@@ -159,7 +151,7 @@ def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: 
     kb = open_kb(ctx.ws)
     kb.record(EvaluationRecord(
         task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model, params=dict(params),
-        fingerprint=None, cost=result.cost.as_dict(), metrics=result.metrics, settings=settings.as_dict(),
+        fingerprint=None, cost=kb_cost(result.cost), metrics=result.metrics, settings=settings.as_dict(),
         wall_time_s=result.wall_time_s,
         lineage={**ctx.lineage, "trial_number": trial_number, "mlflow_run_id": registered.run_id,
                  "mlflow_model_version": registered.version},
@@ -169,11 +161,12 @@ def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: 
 
 def run(cfg: Any, show_progress: bool = True) -> dict[str, Any]:
     """The whole workflow; returns the summary (see :func:`workflows.summary.build_summary`)."""
-    from nas.search import best_params
+    from nas.selection import select_trial
     from workflows.summary import build_summary
 
     started = time.perf_counter()
     ctx = prepare(cfg)
     study = search(ctx, show_progress)
-    outcome = retrain_and_register(ctx, best_params(study), study.best_trial.number)
+    chosen = select_trial(study, ctx.search_settings)
+    outcome = retrain_and_register(ctx, dict(chosen.params), chosen.number)
     return build_summary(ctx, study, outcome, time.perf_counter() - started)

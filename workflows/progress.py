@@ -42,3 +42,33 @@ class ProgressObserver(SearchObserver):
 
     def search_ended(self, study: Any) -> None:
         self.progress.stop()
+
+
+class StudyProgress:
+    """A progress bar that follows a study's finished trials (for searches run by worker processes)."""
+
+    def __init__(self, study: Any, n_trials: int, enabled: bool = True) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.study, self.n_trials = study, n_trials
+        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                                 TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled)
+        self.task: Any = None
+
+    def __enter__(self) -> "StudyProgress":
+        self.progress.start()
+        self.task = self.progress.add_task("trials", total=self.n_trials, info="")
+        return self
+
+    def refresh(self) -> None:
+        """Read the study's trial states and redraw."""
+        from workflows.summary import trial_counts
+
+        counts = trial_counts(self.study)
+        done = counts.get("complete", 0) + counts.get("pruned", 0)
+        self.progress.update(self.task, completed=done, info=" ".join(f"{k}={v}" for k, v in counts.items()))
+
+    def __exit__(self, *_exc: object) -> None:
+        self.refresh()
+        self.progress.stop()

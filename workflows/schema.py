@@ -14,6 +14,7 @@ class Sampler(str, Enum):
     random = "random"
     gp = "gp"
     cmaes = "cmaes"
+    nsga2 = "nsga2"
 
 
 class Pruner(str, Enum):
@@ -21,6 +22,13 @@ class Pruner(str, Enum):
     hyperband = "hyperband"
     successive_halving = "successive_halving"
     none = "none"
+
+
+class Cost(str, Enum):
+    params = "params"
+    flops = "flops"
+    latency_ms = "latency_ms"
+    memory_mb = "memory_mb"
 
 
 class Optimizer(str, Enum):
@@ -51,6 +59,14 @@ class SpaceConfig:
 
 
 @dataclass
+class LimitsConfig:
+    max_params: Optional[float] = None
+    max_flops: Optional[float] = None
+    max_latency_ms: Optional[float] = None
+    max_memory_mb: Optional[float] = None
+
+
+@dataclass
 class SearchConfig:
     n_trials: int = 20
     timeout: Optional[float] = None
@@ -60,6 +76,10 @@ class SearchConfig:
     storage: Optional[str] = None
     study_name: Optional[str] = None
     metric: str = "val_accuracy"
+    costs: list[Cost] = field(default_factory=list)
+    constraints: LimitsConfig = field(default_factory=LimitsConfig)
+    select: LimitsConfig = field(default_factory=LimitsConfig)
+    workers: int = 1
     threads: int = 0
 
 

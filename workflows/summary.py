@@ -26,10 +26,21 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         "kb_url": ctx.ws.kb_url,
         "wall_time_s": round(wall_time_s, 2),
     }
-    if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-        summary["best_trial"] = study.best_trial.number
-        summary["best_params"] = dict(study.best_trial.params)
-        summary["best_val_accuracy"] = study.best_value
+    from nas.errors import SearchError
+    from nas.selection import pareto_front, pruning_report, select_trial
+
+    summary["pruning"] = pruning_report(study, ctx.train_settings.epochs)
+    try:
+        chosen = select_trial(study, ctx.search_settings)
+    except SearchError:
+        chosen = None
+    if chosen is not None:
+        summary["best_trial"] = chosen.number
+        summary["best_params"] = dict(chosen.params)
+        summary[f"best_{ctx.search_settings.metric}"] = chosen.values[0]
+    if ctx.search_settings.multi_objective:
+        names = [ctx.search_settings.metric, *ctx.search_settings.costs]
+        summary["pareto_front"] = [{"trial": t.number, **dict(zip(names, t.values))} for t in pareto_front(study)]
     if outcome is not None:
         result, registered = outcome["result"], outcome["registered"]
         summary["best_params"] = dict(result.params)
@@ -81,6 +92,8 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
         ("best parameters", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in summary.get("best_params", {}).items())),
         ("trials", ", ".join(f"{k} {v}" for k, v in summary["trials"].items())),
+        ("pruning", "{pruned} pruned ({infeasible} by constraints), {epochs_saved} epochs saved, {reused} reused"
+                    .format(**summary["pruning"])),
         ("best val accuracy", f"{summary['best_val_accuracy']:.4f}" if "best_val_accuracy" in summary else "-"),
         ("test accuracy", f"{summary['test_accuracy']:.4f}" if "test_accuracy" in summary else "-"),
         ("parameters", f"{summary['params']:,}" if "params" in summary else "-"),
@@ -91,4 +104,13 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
     ]
     for what, value in rows:
         table.add_row(what, value)
-    Console().print(table)
+    console = Console()
+    if summary.get("pareto_front"):
+        front = Table(title="Pareto front")
+        names = list(summary["pareto_front"][0])
+        for name in names:
+            front.add_column(name)
+        for point in summary["pareto_front"]:
+            front.add_row(*(f"{point[n]:.4g}" if isinstance(point[n], float) else str(point[n]) for n in names))
+        console.print(front)
+    console.print(table)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from nas.observer import SearchObserver, TrialResult
@@ -30,6 +32,18 @@ def ensure_experiment(client: Any, ws: Workspace) -> str:
         return client.get_experiment_by_name(ws.experiment).experiment_id
 
 
+def fail_orphan_runs(client: Any, experiment_id: str, study_name: str) -> list[str]:
+    """Mark FAILED every RUNNING run of ``study_name`` whose worker process died on this host."""
+    from nas.recovery import is_dead
+
+    runs = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' "
+                              "and attributes.status = 'RUNNING'", max_results=1000)
+    failed = [r.info.run_id for r in runs if is_dead(r.data.tags.get("nasflow.worker", ""))]
+    for run_id in failed:
+        client.set_terminated(run_id, "FAILED")
+    return failed
+
+
 def _param_batch(params: dict[str, Any]) -> list[Any]:
     from mlflow.entities import Param
 
@@ -39,16 +53,20 @@ def _param_batch(params: dict[str, Any]) -> list[Any]:
 class MlflowSearchObserver(SearchObserver):
     """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials."""
 
-    def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any]) -> None:
+    def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
+                 parent_run_id: str | None = None) -> None:
         self.client, self.experiment_id = client, experiment_id
         self.tags, self.params = tags, params
-        self.parent_id: str | None = None
+        self.parent_id = parent_run_id
+        self.owns_parent = parent_run_id is None  # a worker logs under the parent run of its coordinator
         self.trial_runs: dict[int, str] = {}  # trial number -> run id, kept for lineage
         self.open_runs: set[str] = set()
 
     def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
         from mlflow.entities import RunTag
 
+        if not self.owns_parent:
+            return
         run = self.client.create_run(self.experiment_id, run_name=f"search-{study_name}", tags={**self.tags, "nasflow.kind": "search"})
         self.parent_id = run.info.run_id
         self.client.log_batch(self.parent_id, params=_param_batch(self.params),
@@ -82,21 +100,22 @@ class MlflowSearchObserver(SearchObserver):
     def search_ended(self, study: Any) -> None:
         from mlflow.entities import Metric
 
-        if self.parent_id is None:
+        from workflows.plots import save_study_plots
+        from workflows.summary import trial_counts
+
+        if self.parent_id is None or not self.owns_parent:
             return
         now = int(time.time() * 1000)
-        counts: dict[str, int] = {}
-        for trial in study.get_trials(deepcopy=False):
-            counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
-        metrics = [Metric(f"trials_{k}", float(v), now, 0) for k, v in counts.items()]
-        if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-            metrics.append(Metric("best_val_accuracy", float(study.best_value), now, 0))
+        metrics = [Metric(f"trials_{k}", float(v), now, 0) for k, v in trial_counts(study).items()]
         self.client.log_batch(self.parent_id, metrics=metrics)
+        with tempfile.TemporaryDirectory() as folder:
+            for path in save_study_plots(study, Path(folder)):
+                self.client.log_artifact(self.parent_id, str(path), "plots")
         self.client.set_terminated(self.parent_id, "FINISHED")
 
     def abort(self) -> None:
         """Mark every open run FAILED (the search raised or was interrupted)."""
-        for run_id in list(self.open_runs) + ([self.parent_id] if self.parent_id else []):
+        for run_id in list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else []):
             self.client.set_terminated(run_id, "FAILED")
         self.open_runs.clear()
         self.parent_id = None

@@ -38,7 +38,8 @@ class Workspace:
             root=root,
             model=model,
             data=data,
-            optuna_url=cfg.search.storage or f"sqlite:///{root / 'optuna.db'}",
+            optuna_url=cfg.search.storage or (f"sqlite:///{root / 'optuna.db'}" if cfg.search.workers <= 1
+                                               else f"journal:///{root / 'optuna.journal'}"),
             mlflow_uri=cfg.tracking.uri or f"sqlite:///{root / 'mlflow.db'}",
             kb_url=cfg.kb.url or f"sqlite:///{root / 'kb.db'}",
             study_name=cfg.search.study_name or pair,

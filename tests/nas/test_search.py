@@ -12,7 +12,8 @@ from nas.factory import ConstructorFactory, DataShape
 from nas.model_file import ModelSpec
 from nas.observer import SearchObserver, TrialResult
 from nas.retrain import retrain
-from nas.search import best_params, run_search
+from nas.search import run_search
+from nas.selection import best_params
 from nas.space import Dimension, SearchSpace
 from nas.study import SearchSettings, counted_trials, make_pruner, make_sampler
 from nas.training import TrainSettings, train
@@ -89,7 +90,7 @@ def test_training_is_seeded_and_retrain_tests_once(factory, digits) -> None:
 def test_empty_study_and_bad_names_are_clear(tmp_path: Path) -> None:
     import optuna
 
-    with pytest.raises(SearchError, match=r"study 'empty' has no completed trial; run 'nasflow search' first"):
+    with pytest.raises(SearchError, match=r"study 'empty' has no completed feasible trial; run 'nasflow search' first"):
         best_params(optuna.create_study(study_name="empty"))
     with pytest.raises(SearchError, match=r"unknown sampler 'anneal'; use one of tpe, random, gp, cmaes"):
         make_sampler("anneal", 0)

@@ -83,4 +83,6 @@ def test_ui_serves_the_workspace_store_on_localhost(workspace: Path) -> None:
         assert (workspace / "mlflow.db").is_file()
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
+    leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "stopping `nasflow ui` must stop the MLflow server it started"

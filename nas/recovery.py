@@ -1,0 +1,54 @@
+"""Recover from killed workers: fail their RUNNING trials and retry each once with the same parameters."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+WORKER_ATTR, RETRY_ATTR = "worker", "retry_of"
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of process ``pid`` (tells a reused pid apart), or None if it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def worker_id() -> str:
+    """This process as ``host:pid:start-time``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def is_dead(worker: str) -> bool:
+    """Whether ``worker`` (from :func:`worker_id`) ran on this host and no longer runs; other hosts: unknown (False)."""
+    host, _, rest = worker.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return _start_time(int(pid)) != started
+
+
+def recover_orphans(study: Any) -> list[int]:
+    """Fail RUNNING trials whose worker died on this host; enqueue one retry of each. Returns the failed numbers.
+
+    Workers on other hosts are covered by the storage heartbeat (RDB storages), which fails stale trials and
+    retries them through ``RetryHeartbeatStaleTrialCallback``.
+    """
+    from optuna.trial import TrialState
+
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        if not worker or not is_dead(worker):
+            continue
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"worker {worker} died")
+        failed.append(trial.number)
+        if RETRY_ATTR not in trial.user_attrs:
+            study.enqueue_trial(dict(trial.params), user_attrs={RETRY_ATTR: trial.number})
+    return failed

@@ -1,0 +1,129 @@
+"""Run a search from a resolved config: one process, or N worker processes sharing one study."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from workflows.errors import WorkflowError
+
+PARENT_RUN_ENV = "NASFLOW_PARENT_RUN_ID"
+
+
+def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
+    from nas.recovery import worker_id
+    from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
+
+    client = mlflow_client(ctx.ws)
+    experiment_id = ensure_experiment(client, ctx.ws)
+    tags = {"nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data, "nasflow.study": ctx.ws.study_name,
+            "nasflow.data_hash": ctx.data.content_hash, "nasflow.worker": worker_id(),
+            **({"mlflow.source.git.commit": ctx.commit} if ctx.commit else {})}
+    params = {**{f"train.{k}": v for k, v in ctx.train_settings.as_dict().items()},
+              **{f"search.{k}": v for k, v in ctx.search_settings.__dict__.items() if k != "storage"}}
+    return MlflowSearchObserver(client, experiment_id, tags, params, parent_run_id)
+
+
+def _observers(ctx: Any, tracker: Any, show_progress: bool) -> list[Any]:
+    from workflows.kb_records import KnowledgeBaseObserver, task_record
+    from workflows.pipeline import open_kb
+    from workflows.progress import ProgressObserver
+
+    kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
+                                        ctx.train_settings.as_dict(), ctx.lineage, tracker.trial_runs)
+    return [tracker, kb_observer, ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)]
+
+
+def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str | None = None) -> Any:
+    """Run (or resume) the search in this process, tracked in MLflow and recorded in the knowledge base."""
+    from nas.observer import Observers
+    from nas.search import run_search
+    from workflows.tracking import fail_orphan_runs
+
+    tracker = _tracker(ctx, parent_run_id)
+    if parent_run_id is None:
+        fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
+    observers = _observers(ctx, tracker, show_progress)
+    try:
+        return run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings, Observers(observers))
+    except BaseException:
+        observers[-1].progress.stop()
+        tracker.abort()
+        raise
+
+
+def _worker_configs(ctx: Any) -> list[Path]:
+    """One resolved config file per worker: same study and storage, its own seed and thread count."""
+    from omegaconf import OmegaConf
+
+    n = ctx.cfg.search.workers
+    threads = ctx.cfg.search.threads or max(1, (os.cpu_count() or 1) // n)
+    folder = ctx.ws.root / "workers"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(n):
+        cfg = OmegaConf.to_container(ctx.cfg)
+        cfg["workspace"] = str(ctx.ws.root)
+        cfg["search"].update(workers=1, storage=ctx.ws.optuna_url, study_name=ctx.ws.study_name,
+                             seed=ctx.cfg.search.seed + index, threads=threads)
+        path = folder / f"{ctx.ws.study_name}-{index}.yaml"
+        path.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
+        paths.append(path)
+    return paths
+
+
+def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
+    """Start ``search.workers`` processes on one study; the store, experiment and study exist before they start."""
+    from nas.recovery import recover_orphans
+    from nas.study import open_study
+    from workflows.pipeline import open_kb
+    from workflows.progress import StudyProgress
+    from workflows.tracking import fail_orphan_runs
+
+    tracker = _tracker(ctx)
+    fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
+    open_kb(ctx.ws)  # creates or migrates the knowledge base once
+    study = open_study(ctx.search_settings)
+    recover_orphans(study)
+    if not study.trials and ctx.factory.space.defaults():
+        study.enqueue_trial(ctx.factory.space.defaults(), skip_if_exists=True)
+    tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, 0)
+    env = {**os.environ, PARENT_RUN_ENV: tracker.parent_id}
+    workers = [subprocess.Popen([sys.executable, "-m", "workflows.worker", str(path)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for path in _worker_configs(ctx)]
+    with StudyProgress(study, ctx.search_settings.n_trials, enabled=show_progress) as progress:
+        while any(w.poll() is None for w in workers):
+            progress.refresh()
+            time.sleep(0.5)
+    errors = [f"worker {i} exited {w.returncode}: {(w.stderr.read().strip().splitlines() or ['?'])[-1]}"
+              for i, w in enumerate(workers) if w.returncode != 0]
+    if errors:
+        tracker.abort()
+        raise WorkflowError("; ".join(errors) + "; completed trials are kept, run the same command to resume")
+    tracker.search_ended(study)
+    return study
+
+
+def run_search_for(ctx: Any, show_progress: bool = True) -> Any:
+    """The search of ``ctx``: in this process, or with ``search.workers`` processes."""
+    from nas.study import is_journal
+
+    workers = ctx.cfg.search.workers
+    if workers < 1:
+        raise WorkflowError(f"search.workers={workers}; use 1 or more")
+    if workers == 1:
+        return search_in_process(ctx, show_progress)
+    storage = ctx.ws.optuna_url
+    if storage.startswith("sqlite"):
+        raise WorkflowError(
+            f"search.workers={workers} with SQLite storage '{storage}': SQLite cannot take several writers safely; "
+            "leave search.storage empty (a JournalFileStorage in the workspace is used) or use postgresql://..."
+        )
+    if not (is_journal(storage) or storage.startswith("postgresql")):
+        raise WorkflowError(f"search.workers={workers} needs a journal file or postgresql:// storage, not '{storage}'")
+    return search_with_workers(ctx, show_progress)
