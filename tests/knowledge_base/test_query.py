@@ -92,6 +92,9 @@ def seeds(kb: KnowledgeBase, text: str) -> list[int]:
         ("order by val_accuracy limit 1", [6]),
         ("limit 0", []),
         ("`arch.conv1.out_channels` = 64", [3, 7]),
+        ("task = 'digits' and not arch.activation = 'relu'", [1, 3, 5, 7]),
+        ("arch.activation = 'gelu' and (val_loss < 0.35 or settings.seed = 0)", [7]),
+        ("not (val_accuracy > 0.5 or arch.hidden > 0)", [6]),
         ("arch.conv1.out_channels = true", []),
         (
             "task = 'digits' and val_accuracy > 0.9 and arch.dropout >= 0.1 and settings.seed >= 3 order by val_accuracy desc",
