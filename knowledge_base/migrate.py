@@ -57,8 +57,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     PostgreSQL an advisory lock, so concurrent callers queue and the later ones find nothing to do.
     """
     target = head_revision() if revision == "head" else revision
-    if _revision_of(engine) == target:
+    current = _revision_of(engine)
+    if current == target:
         return
+    known = ScriptDirectory.from_config(alembic_config())
+    for name, value in (("database", current), ("requested", target)):
+        if value is not None and value not in {r.revision for r in known.walk_revisions()}:
+            raise BackendError(
+                f"the {name} revision {value!r} of the knowledge base at {engine.url.render_as_string(hide_password=True)} "
+                f"is unknown to this version of nasflow (newest: {head_revision()!r}); "
+                + ("install a newer nasflow." if name == "database" else "pass a known revision or 'head'.")
+            )
     for attempt in range(_ATTEMPTS):
         try:
             with engine.connect() as connection, writing(connection).begin():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import sqlalchemy as sa
 
-from knowledge_base import KnowledgeBase
+from knowledge_base import BackendError, KnowledgeBase
 from knowledge_base.migrate import MIGRATIONS_DIR, head_revision
 from knowledge_base.schema import metadata
 from tests.knowledge_base.kb_helpers import evaluation
@@ -100,3 +101,15 @@ def test_downgrade_and_upgrade_again(kb_url: str) -> None:
         assert kb.revision() == head_revision()
     finally:
         kb.close()
+
+
+def test_unknown_revisions_are_clear_errors(kb_url: str) -> None:
+    with KnowledgeBase(kb_url) as kb:
+        with pytest.raises(
+            BackendError, match=r"the requested revision '9999_future' .* is unknown .*pass a known revision or 'head'"
+        ):
+            kb.upgrade("9999_future")
+        with kb.engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    with pytest.raises(BackendError, match=r"the database revision '0099_from_the_future' .*install a newer nasflow"):
+        KnowledgeBase(kb_url)
