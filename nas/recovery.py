@@ -46,8 +46,8 @@ def recover_orphans(study: Any) -> list[int]:
         worker = trial.user_attrs.get(WORKER_ATTR)
         if not worker or not is_dead(worker):
             continue
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"worker {worker} died")
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         failed.append(trial.number)
         if RETRY_ATTR not in trial.user_attrs:
             study.enqueue_trial(dict(trial.params), user_attrs={RETRY_ATTR: trial.number})

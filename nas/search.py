@@ -124,32 +124,38 @@ class _Objective:
 
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
                observer: SearchObserver | None = None, arch_key: ArchKey = params_key) -> Any:
-    """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials.
+    """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
-    Trials of dead workers are failed and retried once; the first trial of a new study is the model's
-    own default configuration; an architecture already evaluated is reused, never trained twice.
+    Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
+    budget is never overshot. Trials of dead workers are failed and retried once; the first trial of a new
+    study is the model's own default configuration; an architecture already evaluated is reused, never
+    trained twice.
     """
-    import optuna
+    from nas.budget import budget_lock, claimed_trials
 
     observer = observer or SearchObserver()
     study = open_study(settings)
-    recover_orphans(study)
-    done = counted_trials(study)
-    if not study.trials:
-        defaults = factory.space.defaults()
-        if defaults:
-            study.enqueue_trial(defaults, skip_if_exists=True)
-    observer.search_started(settings.study_name, settings.n_trials, done)
-    remaining = settings.n_trials - done
-    if remaining > 0:
-        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        study.optimize(
-            _Objective(factory, data, train_settings, settings, observer, arch_key),
-            n_trials=remaining,
-            timeout=settings.timeout,
-            catch=(NasError, RuntimeError, ValueError),
-            callbacks=[optuna.study.MaxTrialsCallback(settings.n_trials, states=states)],
-        )
+    lock = budget_lock(settings.storage, settings.study_name)
+    with lock:
+        recover_orphans(study)
+        if not study.trials and factory.space.defaults():
+            study.enqueue_trial(factory.space.defaults(), skip_if_exists=True)
+    observer.search_started(settings.study_name, settings.n_trials, counted_trials(study))
+    objective = _Objective(factory, data, train_settings, settings, observer, arch_key)
+
+    def claimed_then_run(trial: Any) -> Any:
+        lock.release()  # the trial exists now: it holds its place in the budget
+        return objective(trial)
+
+    started = time.monotonic()
+    while settings.timeout is None or time.monotonic() - started < settings.timeout:
+        lock.acquire()
+        if claimed_trials(study) >= settings.n_trials:
+            lock.release()
+            break
+        try:
+            study.optimize(claimed_then_run, n_trials=1, catch=(NasError, RuntimeError, ValueError))
+        finally:
+            lock.release()
     observer.search_ended(study)
     return study
-

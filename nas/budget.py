@@ -1,0 +1,92 @@
+"""An exact trial budget shared by workers: checking the budget and creating the trial happen under one lock."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from nas.study import is_journal
+
+CLAIMING_STATES = ("COMPLETE", "PRUNED", "RUNNING")
+
+
+def claimed_trials(study: Any) -> int:
+    """Trials holding a place in the budget: finished (complete or pruned) and running ones."""
+    from optuna.trial import TrialState
+
+    states = tuple(getattr(TrialState, s) for s in CLAIMING_STATES)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+class FileLock(AbstractContextManager):
+    """An exclusive ``flock`` on a file beside the study's storage (one host); released if the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self) -> "FileLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+class PostgresLock(FileLock):
+    """A PostgreSQL advisory lock keyed by the study name (workers on many hosts); released if the session ends."""
+
+    def __init__(self, url: str, study_name: str) -> None:
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+        self.key = int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:8], "big", signed=True)
+        self.connection: Any = None
+
+    def acquire(self) -> None:
+        import psycopg
+
+        if self.connection is None:
+            self.connection = psycopg.connect(self.url, autocommit=True)
+        self.connection.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+
+    def release(self) -> None:
+        if self.connection is not None:
+            self.connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+
+
+class NoLock(FileLock):
+    """In-memory studies live in one process: nothing to lock."""
+
+    def __init__(self) -> None:
+        pass
+
+    def acquire(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+def budget_lock(storage: str | None, study_name: str) -> FileLock:
+    """The lock that makes "is there budget left? then create a trial" atomic for this storage."""
+    if storage is None:
+        return NoLock()
+    if storage.startswith("postgresql"):
+        return PostgresLock(storage, study_name)
+    path = storage.split("://", 1)[1] if "://" in storage else storage.removeprefix("journal:")
+    if storage.startswith("sqlite") or is_journal(storage):
+        return FileLock(Path(path).with_name(f"{Path(path).name}.{study_name}.lock"))
+    raise ValueError(f"no budget lock for storage '{storage}'")

@@ -1,0 +1,123 @@
+"""Constraints before training, Pareto search with a selection rule, architecture reuse, orphan recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from nas.constraints import Constraints
+from nas.errors import SearchError
+from nas.factory import ConstructorFactory, DataShape
+from nas.model_file import ModelSpec
+from nas.observer import SearchObserver, TrialResult
+from nas.recovery import recover_orphans, worker_id
+from nas.search import run_search
+from nas.selection import pareto_front, pruning_report, select_trial
+from nas.space import Dimension, SearchSpace
+from nas.study import SearchSettings, open_study
+from nas.training import TrainSettings
+
+REPO = Path(__file__).resolve().parents[2]
+SPACE = SearchSpace({
+    "channels": Dimension("int", low=4, high=48, log=True, default=8),
+    "depth": Dimension("int", low=1, high=2, default=1),
+    "hidden": Dimension("int", low=8, high=64, log=True, default=16),
+})
+
+
+class Recorder(SearchObserver):
+    def __init__(self) -> None:
+        self.trained: set[int] = set()
+        self.results: list[TrialResult] = []
+
+    def epoch_ended(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        self.trained.add(number)
+
+    def trial_ended(self, result: TrialResult) -> None:
+        self.results.append(result)
+
+
+@pytest.fixture
+def factory(digits) -> ConstructorFactory:
+    return ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"),
+                              DataShape(digits.input_shape, digits.n_classes), SPACE)
+
+
+def test_violating_configurations_never_reach_training(factory, digits) -> None:
+    limit = 6000
+    recorder = Recorder()
+    settings = SearchSettings(n_trials=10, sampler="random", pruner="none", seed=2, constraints=Constraints(max_params=limit))
+    study = run_search(factory, digits, TrainSettings(epochs=1), settings, recorder)
+    violating = [r for r in recorder.results if r.cost.params > limit]
+    assert violating, "the random sampler draws some models above 6,000 parameters"
+    for result in violating:
+        assert result.state == "pruned" and result.number not in recorder.trained and result.history == []
+        assert result.error == f"constraint violated: params {result.cost.params:g} > max_params {limit:g}"
+        trial = study.trials[result.number]
+        assert trial.constraints["max_params"] == pytest.approx(result.cost.params - limit)
+    feasible = [r for r in recorder.results if r.cost.params <= limit]
+    assert all(r.number in recorder.trained for r in feasible if r.state == "complete")
+    assert pruning_report(study, 1)["infeasible"] == len(violating)
+    assert select_trial(study, settings).user_attrs["params"] <= limit
+
+
+def test_pareto_search_trades_accuracy_against_parameters(factory, digits) -> None:
+    settings = SearchSettings(n_trials=8, sampler="random", seed=4, costs=("params",))
+    study = run_search(factory, digits, TrainSettings(epochs=1), settings)
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    front = pareto_front(study)
+    assert front and all(len(t.values) == 2 for t in front)
+    for a in front:  # no point of the front dominates another
+        assert not any(b.values[0] >= a.values[0] and b.values[1] < a.values[1] for b in front)
+    smallest = min(front, key=lambda t: t.values[1])
+    rule = SearchSettings(**{**settings.__dict__, "select": Constraints(max_params=smallest.values[1])})
+    assert select_trial(study, rule).number == smallest.number
+    impossible = SearchSettings(**{**settings.__dict__, "select": Constraints(max_params=10)})
+    with pytest.raises(SearchError, match=r"no trial of study 'nasflow' meets search.select \(max_params 10\)"):
+        select_trial(study, impossible)
+
+
+def test_known_architecture_is_reused_not_trained_again(factory, digits) -> None:
+    tiny = SearchSpace({"depth": Dimension("int", low=1, high=2, default=1)})
+    factory.space = tiny
+    recorder = Recorder()
+    study = run_search(factory, digits, TrainSettings(epochs=1), SearchSettings(n_trials=6, sampler="random", pruner="none"),
+                       recorder)
+    reused = [r for r in recorder.results if r.state == "reused"]
+    assert len(recorder.trained) == 2 and len(reused) == 4  # two architectures exist; each is trained once
+    for result in reused:
+        source = study.trials[study.trials[result.number].user_attrs["reused_from"]]
+        assert study.trials[result.number].value == source.value and result.metrics == source.user_attrs["metrics"]
+
+
+def test_a_dead_workers_trial_is_failed_and_retried_once_with_its_params(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = open_study(SearchSettings(storage=storage, study_name="orphans"))
+    dead = subprocess.run([sys.executable, "-c", "from nas.recovery import worker_id; print(worker_id())"],
+                          capture_output=True, text=True, check=True, cwd=REPO).stdout.strip()
+    orphan = study.ask({"depth": optuna.distributions.IntDistribution(1, 3)})
+    orphan.set_user_attr("worker", dead)
+    alive = study.ask({"depth": optuna.distributions.IntDistribution(1, 3)})
+    alive.set_user_attr("worker", worker_id())
+    assert recover_orphans(study) == [orphan.number]
+    states = {t.number: t.state.name for t in study.trials}
+    assert states[orphan.number] == "FAIL" and states[alive.number] == "RUNNING"
+    retry = study.ask({"depth": optuna.distributions.IntDistribution(1, 3)})  # takes the enqueued retry
+    assert retry.params == orphan.params and retry.user_attrs["retry_of"] == orphan.number
+    retry.set_user_attr("worker", dead)
+    assert recover_orphans(study) == [retry.number]
+    assert not [t for t in study.trials if t.state.name == "WAITING"]  # a retry is retried no more
+
+
+def test_directions_of_an_existing_study_must_match(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    open_study(SearchSettings(storage=storage, study_name="s"))
+    with pytest.raises(SearchError, match=r"created with directions \['maximize'\] .* use another search.study_name"):
+        open_study(SearchSettings(storage=storage, study_name="s", costs=("latency_ms",)))
+    with pytest.raises(SearchError, match=r"cmaes cannot do a Pareto search"):
+        open_study(SearchSettings(sampler="cmaes", costs=("params",)))
