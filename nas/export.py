@@ -144,41 +144,55 @@ def _importable(module: str) -> bool:
 
 
 def _tree(gm: fx.GraphModule) -> list[str]:
+    """Statements building ``gm``'s module tree: called layers by their constructors, the rest as containers."""
+    layers = {str(n.target) for n in gm.graph.nodes if n.op == "call_module"}
     lines = []
     for path, module in gm.named_modules():
-        if path:
+        if any(path.startswith(layer + ".") for layer in layers):
+            continue  # built by its layer's constructor
+        if path in layers:
             lines.append(f"_put(self, {path!r}, {_constructor(path, module)})")
-        for name, param in module.named_parameters(recurse=False) if _is_container(module) else ():
-            owner = f"self.get_submodule({path!r})" if path else "self"
+            continue
+        if path:
+            lines.append(f"_put(self, {path!r}, nn.Module())")
+        owner = f"self.get_submodule({path!r})" if path else "self"
+        for name, param in module.named_parameters(recurse=False):
             lines.append(
                 f"{owner}.register_parameter({name!r}, nn.Parameter(torch.empty({tuple(param.shape)}), "
                 f"requires_grad={param.requires_grad}))"
             )
-        for name, buf in module.named_buffers(recurse=False) if _is_container(module) else ():
-            owner = f"self.get_submodule({path!r})" if path else "self"
+        for name, buf in module.named_buffers(recurse=False):
             lines.append(f"{owner}.register_buffer({name!r}, torch.empty({tuple(buf.shape)}, dtype={buf.dtype}))")
     return lines
 
 
-def _is_container(module: nn.Module) -> bool:
-    return type(module) is nn.Module or isinstance(module, fx.GraphModule) or any(True for _ in module.children())
-
-
 def _constructor(path: str, module: nn.Module) -> str:
-    if _is_container(module):
-        return "nn.Module()"
+    """``nn.Conv2d(...)`` rebuilding ``module`` exactly (same settings, same parameter and buffer shapes)."""
     cls = type(module)
+    what = f"layer '{path}' ({cls.__module__}.{cls.__qualname__})"
     if getattr(nn, cls.__name__, None) is not cls:
         raise ExportError(
-            f"layer '{path}' ({cls.__module__}.{cls.__qualname__}) is not a torch.nn layer; a standalone "
-            "file cannot rebuild it. Build the model from torch.nn layers, or export constructor arguments"
+            f"{what} is not a torch.nn layer; a standalone file cannot rebuild it. "
+            "Build the model from torch.nn layers, or export constructor arguments"
         )
     try:
         kwargs = init_kwargs(module)
     except TypeError as exc:
-        raise ExportError(f"layer '{path}' (nn.{cls.__name__}) cannot be written out: {exc}") from None
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    return f"nn.{cls.__name__}({args})"
+        raise ExportError(f"{what} cannot be written out: {exc}") from None
+    if not hasattr(module, "bias") and "bias" in kwargs:
+        kwargs["bias"] = any(name.endswith("bias") for name, _ in module.named_parameters())
+    code = f"nn.{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    try:
+        rebuilt = eval(code, {"nn": nn, "torch": torch, "inf": math.inf, "nan": math.nan})
+    except Exception as exc:  # noqa: BLE001 - any failure means the settings were not read back faithfully
+        raise ExportError(f"{what} cannot be rebuilt from {code}: {type(exc).__name__}: {exc}") from None
+    if rebuilt.extra_repr() != module.extra_repr() or _shapes(rebuilt) != _shapes(module):
+        raise ExportError(f"{what} is not rebuilt exactly by {code}; export constructor arguments instead")
+    return code
+
+
+def _shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
 __all__ = ["ExportError", "export_standalone", "load_exported"]

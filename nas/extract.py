@@ -40,10 +40,9 @@ class ExtractedFactory:
             raise SpaceError(f"extraction mode '{mode}' is unknown; use one of {', '.join(MODES)}")
         self.spec, self.shape, self.mode = spec, shape, mode
         self.where = f"{spec.file}:{spec.class_name}"
-        extracted_ctor = ConstructorFactory(spec, shape).space
-        self._ctor_names = set(inspect.signature(ConstructorFactory(spec, shape).model_class.__init__).parameters) - {
-            "self"
-        }
+        self._plain = ConstructorFactory(spec, shape)  # the extracted constructor space, nothing fixed by a YAML
+        extracted_ctor = self._plain.space
+        self._ctor_names = set(inspect.signature(self._plain.model_class.__init__).parameters) - {"self"}
         self._base = {k: base_value(d) for k, d in extracted_ctor.dimensions.items() if d.default is None}
         self.fallback_reason: str | None = None
         self.owners: dict[str, list[str]] = {}
@@ -69,7 +68,7 @@ class ExtractedFactory:
 
     def _extract_layers(self, ctor: SearchSpace) -> tuple[dict[str, Dimension], list[str]]:
         base_params = {k: base_value(d) for k, d in ctor.dimensions.items()}
-        model = self._construct(ConstructorFactory(self.spec, self.shape), base_params)
+        model = self._construct(self._plain, base_params)
         try:
             extraction = extract_layers(model, self.shape.input_shape, self.shape.n_classes, self.where)
         except TraceFailure as exc:
@@ -87,7 +86,7 @@ class ExtractedFactory:
 
     def _layer_defaults(self, params: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            model = self._construct(ConstructorFactory(self.spec, self.shape), params)
+            model = self._construct(self._plain, params)
             _, plan = fit_to_data(model, self.shape.input_shape, self.shape.n_classes, self.where)
         except (NasError, TraceFailure, RuntimeError, ValueError, TypeError):
             return None

@@ -92,30 +92,7 @@ def find_runs(gm: fx.GraphModule) -> list[Run]:
     """Every run of repeated blocks in ``gm`` (shapes from a prior adaptive run), labelled ``<container>.depth``."""
     runs: list[Run] = []
     for container, _ in gm.named_modules():
-        children = _children(gm, container)
-        found: list[Run] = []
-        a = 0
-        while a < len(children):
-            best: tuple[int, list[list[str]]] | None = None
-            for p in range(1, MAX_PERIOD + 1):
-                segs: list[list[str]] = []
-                prev = None
-                for start in range(a, len(children) - p + 1, p):
-                    names = children[start : start + p]
-                    seg = _segment(gm, container, names)
-                    if seg is None or (prev is not None and (seg[3] != prev[3] or not _chained(prev, seg))):
-                        break
-                    segs.append(names)
-                    prev = seg
-                if len(segs) >= 2 and (best is None or len(segs) * p > best[0]):
-                    best = (len(segs) * p, segs)
-            if best is None and a > 0 and _follows_same_class(gm, container, children, a):
-                best = (1, [[children[a]]])
-            if best is None:
-                a += 1
-                continue
-            found.append(Run(container, best[1], low=0 if a > 0 else 1))
-            a += best[0]
+        found = _runs_in(gm, container, _children(gm, container))
         for run in found:
             base = container or "root"
             run.label = f"{base}.depth" if len(found) == 1 else f"{base}.{run.segments[0][0]}.depth"
@@ -123,17 +100,58 @@ def find_runs(gm: fx.GraphModule) -> list[Run]:
     return runs
 
 
-def _follows_same_class(gm: fx.GraphModule, container: str, children: list[str], a: int) -> bool:
-    """A lone last block after a sibling of the same class (a residual stage's second block) may repeat too."""
+def _runs_in(gm: fx.GraphModule, container: str, children: list[str]) -> list[Run]:
+    found: list[Run] = []
+    a = 0
+    while a < len(children):
+        best: tuple[int, list[list[str]]] | None = None
+        for p in range(1, MAX_PERIOD + 1):
+            segs = _repeats(gm, container, children, a, p)
+            if len(segs) >= 2 and (best is None or len(segs) * p > best[0]):
+                best = (len(segs) * p, segs)
+        if best is None:
+            p = _lone_period(gm, container, children, a)
+            best = (p, [children[a : a + p]]) if p else None
+        if best is None:
+            a += 1
+            continue
+        found.append(Run(container, best[1], low=0 if a > 0 else 1))
+        a += best[0]
+    return found
+
+
+def _repeats(gm: fx.GraphModule, container: str, children: list[str], a: int, p: int) -> list[list[str]]:
+    """Consecutive identical, chained segments of ``p`` children starting at child ``a``."""
+    segs: list[list[str]] = []
+    prev = None
+    for start in range(a, len(children) - p + 1, p):
+        names = children[start : start + p]
+        seg = _segment(gm, container, names)
+        if seg is None or (prev is not None and (seg[3] != prev[3] or not _chained(prev, seg))):
+            break
+        segs.append(names)
+        prev = seg
+    return segs
+
+
+def _lone_period(gm: fx.GraphModule, container: str, children: list[str], a: int) -> int | None:
+    """The period of a lone shape-preserving segment after one of the same layer types (a stage's second block).
+
+    Its predecessor changes the shape (so it is not a repeat itself), but the lone segment may repeat or go.
+    """
     path = lambda c: f"{container}.{c}" if container else c
-    if a != len(children) - 1 or type(gm.get_submodule(path(children[a]))) is not type(
-        gm.get_submodule(path(children[a - 1]))
-    ):
-        return False
-    seg = _segment(gm, container, [children[a]])
-    prev_nodes = _segment_nodes(gm, [path(children[a - 1])])
-    prev_face = _interface(prev_nodes) if prev_nodes else None
-    return seg is not None and prev_face is not None and _chained((prev_nodes, *prev_face, None), seg)
+    for p in range(1, MAX_PERIOD + 1):
+        if a < p or a + p > len(children):
+            break
+        names, before = children[a : a + p], children[a - p : a]
+        if [type(gm.get_submodule(path(c))) for c in names] != [type(gm.get_submodule(path(c))) for c in before]:
+            continue
+        seg = _segment(gm, container, names)
+        prev_nodes = _segment_nodes(gm, [path(c) for c in before])
+        prev_face = _interface(prev_nodes) if prev_nodes else None
+        if seg is not None and prev_face is not None and _chained((prev_nodes, *prev_face, None), seg):
+            return p
+    return None
 
 
 def set_depth(gm: fx.GraphModule, run: Run, depth: int) -> None:

@@ -11,7 +11,7 @@ import torch
 from nas.errors import ModelFileError
 from nas.extract import make_factory
 from nas.fingerprint import fingerprint
-from tests.nas.layers.zoo_cases import CASES, DIGITS, IMAGES, Case, batch, case, digits_batch, train_step
+from tests.nas.layers.zoo_cases import CASES, DIGITS, IMAGES, TABLE, Case, batch, case, digits_batch, train_step
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -61,7 +61,7 @@ def test_mnist_model_is_adapted_to_digits_and_lists_the_adaptations() -> None:
 
 
 def test_first_and_last_layers_follow_the_data() -> None:
-    space = make_factory(case("zoo_mlp").spec, IMAGES.__class__((30,), 3)).space
+    space = make_factory(case("zoo_mlp").spec, TABLE).space
     assert "net.9.out_features: 2 -> 3 (classes)" in space.notes
     rgb = make_factory(case("zoo_sequential").spec, IMAGES).space
     assert "0.in_channels: 1 -> 3 (data)" in rgb.notes
@@ -98,6 +98,24 @@ def test_modulelist_blocks_repeat_and_norms_follow_widths() -> None:
     assert model.blocks.get_submodule("0").norm.num_channels == 12
     assert model.blocks.get_submodule("1").conv.in_channels == 12
     assert model(batch(IMAGES)[0]).shape == (8, 4)
+
+
+def test_stages_of_a_flat_sequential_get_their_own_depths() -> None:
+    factory = make_factory(case("zoo_vgg").spec, DIGITS)
+    assert "classifier.0.in_features: 4096 -> 256 (flatten size for input 1x8x8)" in factory.space.notes
+    depth = factory.space["features.3.depth"]  # conv-bn-relu after the stage's first (channel-changing) one
+    assert (depth.low, depth.high, depth.default) == (0, 3, 1)
+    assert "features.10.depth" in factory.space
+    model = factory.build({"features.3.depth": 0, "features.10.depth": 3})
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 5
+    assert model(batch(DIGITS)[0]).shape == (8, 10)
+
+
+def test_layers_nasflow_cannot_resize_keep_the_widths_around_them() -> None:
+    space = make_factory(case("zoo_transformer").spec, TABLE).space
+    assert "embed.out_features: kept at 32 (feeds 'attn' (nn.MultiheadAttention))" in space.notes
+    assert "ff.0.out_features" in space.dimensions and "embed.out_features" not in space.dimensions
 
 
 def test_functional_activations_and_dropout_become_dimensions() -> None:

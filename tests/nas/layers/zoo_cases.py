@@ -50,6 +50,8 @@ CASES = [
     Case("zoo_data_if.py", "DataIfNet", DIGITS),
     Case("zoo_unknown.py", "UnknownLayerNet", IMAGES),
     Case("zoo_branches.py", "BranchNet", IMAGES),
+    Case("zoo_vgg.py", "SmallVGG", DIGITS),
+    Case("zoo_transformer.py", "TinyTransformer", TABLE),
 ]
 
 
