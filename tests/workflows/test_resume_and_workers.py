@@ -1,0 +1,118 @@
+"""No lost work: kill -9 then resume, 4 local workers on a new workspace, 2 workers on one PostgreSQL study."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
+
+pytestmark = pytest.mark.slow
+STUDY = "digits_cnn-digits"
+
+
+def finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)))
+
+
+def no_running_mlflow_runs(tracking_uri: str) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(f"nasflow-{STUDY}")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert runs
+    return [r for r in runs if r.info.status == "RUNNING"]
+
+
+def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, workspace: Path, digits_folder: Path) -> None:
+    args = ["search", "--json", "--no-progress", f"data.path={digits_folder}", "search.n_trials=4",
+            "search.pruner=none", "search.sampler=random", "train.epochs=8"]
+    proc = subprocess.Popen([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    storage = f"sqlite:///{workspace / 'optuna.db'}"
+    deadline, victim = time.monotonic() + 300, None
+    while victim is None and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.3)
+        try:
+            study = optuna.load_study(study_name=STUDY, storage=storage)
+        except Exception:  # the study does not exist yet
+            continue
+        running = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                   if t.user_attrs.get("epochs_run", 0) >= 1]
+        if running and finished(study) >= 1:
+            victim = running[0]
+    assert victim is not None, "the search never reached a second trial mid-training"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    summary = summary_of(nasflow(*args))
+    study = optuna.load_study(study_name=STUDY, storage=storage)
+    assert finished(study) == 4
+    failed = [t for t in study.trials if t.state.name == "FAIL"]
+    assert [t.number for t in failed] == [victim.number]
+    retries = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
+    assert len(retries) == 1 and retries[0].params == victim.params and retries[0].state.name == "COMPLETE"
+    assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
+    assert no_running_mlflow_runs(summary["tracking_uri"]) == []
+
+
+def test_four_workers_on_a_brand_new_workspace(nasflow, workspace: Path, digits_folder: Path) -> None:
+    summary = summary_of(nasflow("search", "--json", "--no-progress", f"data.path={digits_folder}", "search.workers=4",
+                                 "search.n_trials=10", "train.epochs=1", "search.pruner=none"))
+    assert summary["optuna_storage"].startswith("journal:///")
+    study = optuna.load_study(study_name=STUDY, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(workspace / "optuna.journal"))))
+    assert finished(study) == 10 and len(study.trials) == 10
+    workers = {t.user_attrs["worker"].split(":")[1] for t in study.trials}
+    assert len(workers) >= 2, "trials ran in several processes"
+    trained = [t.user_attrs["arch_key"] for t in study.trials if "reused_from" not in t.user_attrs
+               and "duplicate_of" not in t.user_attrs]
+    assert len(trained) == len(set(trained)), "no configuration trained twice"
+    assert no_running_mlflow_runs(summary["tracking_uri"]) == []
+
+
+def test_sqlite_with_several_workers_is_refused(nasflow, workspace: Path, digits_folder: Path) -> None:
+    proc = nasflow("search", f"data.path={digits_folder}", "search.workers=2", f"search.storage=sqlite:///{workspace}/o.db")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "search.workers=2 with SQLite storage" in proc.stderr and "postgresql://" in proc.stderr
+
+
+def postgres_url() -> str:
+    url = os.environ.get("NASFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as exc:
+        message = f"no PostgreSQL server at {url} ({type(exc).__name__})"
+        if os.environ.get("CI", "").lower() == "true" or os.environ.get("NASFLOW_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (required: CI=true or NASFLOW_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    return url
+
+
+def test_two_workers_share_one_postgresql_study(nasflow, digits_folder: Path) -> None:
+    url = postgres_url()
+    study_name = f"nasflow-test-{uuid.uuid4().hex[:8]}"
+    try:
+        summary = summary_of(nasflow("search", "--json", "--no-progress", f"data.path={digits_folder}",
+                                     "search.workers=2", f"search.storage={url}", f"search.study_name={study_name}",
+                                     "search.n_trials=6", "train.epochs=1", "search.pruner=none"))
+        study = optuna.load_study(study_name=study_name, storage=url.replace("postgresql://", "postgresql+psycopg://"))
+        assert finished(study) == 6 and len(study.trials) == 6
+        assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+        assert summary["trials"] == {"complete": sum(t.state.name == "COMPLETE" for t in study.trials),
+                                     **({"pruned": n} if (n := sum(t.state.name == "PRUNED" for t in study.trials)) else {})}
+    finally:
+        try:
+            optuna.delete_study(study_name=study_name, storage=url.replace("postgresql://", "postgresql+psycopg://"))
+        except KeyError:
+            pass
