@@ -27,7 +27,7 @@ class LayerPlan:
     adaptations: list[Adaptation] = field(default_factory=list)
 
     def dimensions(self) -> dict[str, Dimension]:
-        """Every searchable dimension, in graph order: free widths, then sites, then depths."""
+        """Every searchable dimension: free widths, then kernel, dropout and activation sites, then depths."""
         dims: dict[str, Dimension] = {}
         for group in self.groups:
             if group.free:

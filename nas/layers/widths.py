@@ -124,7 +124,10 @@ class _Analysis:
             return self._fresh_pinned(node)
         if node.op == "call_function" and node.target in (torch.cat, torch.concat):
             dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
-            return None if dim in (1, -1) else self._merge(inputs, node)
+            axes = {slot[1] for slot in (self.slot.get(n) for n in inputs) if slot is not None}
+            rank = len(shape or ())
+            joins_widths = rank > 0 and isinstance(dim, int) and (dim % rank) in (axes or {1})
+            return None if joins_widths else self._merge(inputs, node)
         if (node.op == "call_function" and node.target in _MERGING) or (
             node.op == "call_method" and node.target in _MERGING_METHODS
         ):
