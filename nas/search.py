@@ -17,12 +17,30 @@ from nas.study import SearchSettings, counted_trials, open_study
 from nas.training import TrainSettings, train
 
 ArchKey = Callable[[Any, torch.Tensor, dict[str, Any]], str]
+EpochHook = Callable[[int, dict[str, float]], None]
 
 
 class SplitData(Protocol):
     """Data with named splits (``train``, ``val``, ``test``, ``trainval``) as tensors."""
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class Evaluator(Protocol):
+    """Turns a built model into metrics; calls ``on_epoch`` per epoch (which may raise ``TrialPruned``)."""
+
+    def __call__(self, model: Any, params: dict[str, Any], settings: TrainSettings, on_epoch: EpochHook) -> None: ...
+
+
+class TrainingEvaluator:
+    """The default evaluator: train on the train split, validate after every epoch."""
+
+    def __init__(self, data: SplitData) -> None:
+        self.x_train, self.y_train = data.split("train")
+        self.x_val, self.y_val = data.split("val")
+
+    def __call__(self, model: Any, params: dict[str, Any], settings: TrainSettings, on_epoch: EpochHook) -> None:
+        train(model, self.x_train, self.y_train, settings, self.x_val, self.y_val, on_epoch)
 
 
 def params_key(_model: Any, _example: torch.Tensor, params: dict[str, Any]) -> str:
@@ -33,13 +51,11 @@ def params_key(_model: Any, _example: torch.Tensor, params: dict[str, Any]) -> s
 class _Objective:
     """The Optuna objective of one search: holds the data splits, the settings and the observers."""
 
-    def __init__(self, factory: ModelFactory, data: SplitData, train_settings: TrainSettings,
-                 settings: SearchSettings, observer: SearchObserver, arch_key: ArchKey) -> None:
+    def __init__(self, factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
+                 observer: SearchObserver, arch_key: ArchKey, evaluator: Evaluator) -> None:
         self.factory, self.train_settings, self.settings, self.observer = factory, train_settings, settings, observer
-        self.arch_key = arch_key
-        self.x_train, self.y_train = data.split("train")
-        self.x_val, self.y_val = data.split("val")
-        self.example = self.x_train[: train_settings.batch_size]
+        self.arch_key, self.evaluator = arch_key, evaluator
+        self.example = data.split("train")[0][: train_settings.batch_size]
         self.worker = worker_id()
 
     def _values(self, metrics: dict[str, float], cost: dict[str, Any]) -> float | tuple[float, ...]:
@@ -104,7 +120,7 @@ class _Objective:
                 trial.set_user_attr("duplicate_of", known.number)
                 raise optuna.TrialPruned(result.error)
             settings = TrainSettings(**{**self.train_settings.as_dict(), "seed": seed})
-            train(model, self.x_train, self.y_train, settings, self.x_val, self.y_val, on_epoch)
+            self.evaluator(model, params, settings, on_epoch)
             result.metrics = dict(result.history[-1])
             trial.set_user_attr("metrics", result.metrics)
             return self._values(result.metrics, cost)
@@ -123,7 +139,8 @@ class _Objective:
 
 
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
-               observer: SearchObserver | None = None, arch_key: ArchKey = params_key) -> Any:
+               observer: SearchObserver | None = None, arch_key: ArchKey = params_key,
+               evaluator: Evaluator | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
@@ -141,7 +158,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
         if not study.trials and factory.space.defaults():
             study.enqueue_trial(factory.space.defaults(), skip_if_exists=True)
     observer.search_started(settings.study_name, settings.n_trials, counted_trials(study))
-    objective = _Objective(factory, data, train_settings, settings, observer, arch_key)
+    objective = _Objective(factory, data, train_settings, settings, observer, arch_key,
+                           evaluator or TrainingEvaluator(data))
 
     def claimed_then_run(trial: Any) -> Any:
         lock.release()  # the trial exists now: it holds its place in the budget
