@@ -47,7 +47,10 @@ def folder_signature(folder: Path) -> str:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(f for f in files if not f.startswith(".")):
             path = Path(parent, name)
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed while we looked: the next round sees the folder settled
+                continue
             digest.update(f"{path.relative_to(folder).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
