@@ -22,6 +22,7 @@ class TrialResult:
     cost: ModelCost | None = None
     wall_time_s: float = 0.0
     error: str | None = None
+    fingerprint: str | None = None
 
 
 class SearchObserver:

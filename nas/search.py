@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any, Callable, Protocol
@@ -17,6 +18,7 @@ from nas.study import SearchSettings, counted_trials, open_study
 from nas.training import TrainSettings, train
 
 ArchKey = Callable[[Any, torch.Tensor, dict[str, Any]], str]
+Reuse = Callable[[str], "dict[str, float] | None"]
 EpochHook = Callable[[int, dict[str, float]], None]
 
 
@@ -44,17 +46,35 @@ class TrainingEvaluator:
 
 
 def params_key(_model: Any, _example: torch.Tensor, params: dict[str, Any]) -> str:
-    """The default architecture key: the sampled parameters themselves (a fingerprint can replace it)."""
-    return json.dumps(params, sort_keys=True, default=str)
+    """The default architecture key: a hash of the sampled parameters (a fingerprint can replace it)."""
+    return "params:" + hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def fingerprint_key(model: Any, example: torch.Tensor, params: dict[str, Any]) -> str:
+    """The structural fingerprint of the built model, so equivalent samples share one key (see ``nas.fingerprint``).
+
+    Models that cannot be traced fall back to :func:`params_key`.
+    """
+    from nas.fingerprint import fingerprint
+
+    try:
+        return fingerprint(model, example)
+    except (NasError, RuntimeError, TypeError, NotImplementedError):
+        return params_key(model, example, params)
+
+
+def is_fingerprint(key: str) -> bool:
+    """Whether an architecture key is a structural fingerprint (not a parameter hash)."""
+    return not key.startswith("params:")
 
 
 class _Objective:
     """The Optuna objective of one search: holds the data splits, the settings and the observers."""
 
     def __init__(self, factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
-                 observer: SearchObserver, arch_key: ArchKey, evaluator: Evaluator) -> None:
+                 observer: SearchObserver, arch_key: ArchKey, evaluator: Evaluator, reuse: Reuse | None) -> None:
         self.factory, self.train_settings, self.settings, self.observer = factory, train_settings, settings, observer
-        self.arch_key, self.evaluator = arch_key, evaluator
+        self.arch_key, self.evaluator, self.reuse = arch_key, evaluator, reuse
         self.example = data.split("train")[0][: train_settings.batch_size]
         self.worker = worker_id()
 
@@ -109,6 +129,13 @@ class _Objective:
                 raise optuna.TrialPruned(result.error)
             key = self.arch_key(model, self.example, params)
             trial.set_user_attr("arch_key", key)
+            result.fingerprint = key if is_fingerprint(key) else None
+            recorded = self.reuse(key) if self.reuse is not None else None
+            if recorded is not None and self.settings.metric in recorded:
+                result.state, result.metrics = "reused", dict(recorded)
+                trial.set_user_attr("reused_from", "knowledge base")
+                trial.set_user_attr("metrics", result.metrics)
+                return self._values(result.metrics, cost)
             known = self._known(trial, key)
             if known is not None and known.state.name == "COMPLETE":
                 result.state, result.metrics = "reused", dict(known.user_attrs.get("metrics", {}))
@@ -140,13 +167,15 @@ class _Objective:
 
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
                observer: SearchObserver | None = None, arch_key: ArchKey = params_key,
-               evaluator: Evaluator | None = None) -> Any:
+               evaluator: Evaluator | None = None, reuse: Reuse | None = None,
+               warm_start: list[dict[str, Any]] = ()) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
     budget is never overshot. Trials of dead workers are failed and retried once; the first trial of a new
-    study is the model's own default configuration; an architecture already evaluated is reused, never
-    trained twice.
+    study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
+    into the space); an architecture already evaluated (in the study, or known to ``reuse``) is reused,
+    never trained twice.
     """
     from nas.budget import budget_lock, claimed_trials
 
@@ -155,11 +184,13 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     lock = budget_lock(settings.storage, settings.study_name)
     with lock:
         recover_orphans(study)
-        if not study.trials and factory.space.defaults():
-            study.enqueue_trial(factory.space.defaults(), skip_if_exists=True)
+        if not study.trials:
+            for params in [factory.space.defaults(), *(factory.space.clip(p) for p in warm_start)]:
+                if params:
+                    study.enqueue_trial(params, skip_if_exists=True)
     observer.search_started(settings.study_name, settings.n_trials, counted_trials(study))
     objective = _Objective(factory, data, train_settings, settings, observer, arch_key,
-                           evaluator or TrainingEvaluator(data))
+                           evaluator or TrainingEvaluator(data), reuse)
 
     def claimed_then_run(trial: Any) -> Any:
         lock.release()  # the trial exists now: it holds its place in the budget

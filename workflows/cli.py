@@ -87,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--format", choices=("table", "json", "csv"), default="table")
         _overrides(q)
 
+    p = sub.add_parser("export", help="write a chosen architecture as a standalone PyTorch .py plus its weights")
+    p.add_argument("--out", default="exported", help="output folder (default: ./exported)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--trial", type=int, help="a trial of the study (architecture, freshly initialized)")
+    which.add_argument("--version", help="a registered model version (trained weights)")
+    which.add_argument("--alias", default="champion", help="a registered model alias (default: champion)")
+    _overrides(p)
+
+    p = sub.add_parser("dashboard", help="open optuna-dashboard on 127.0.0.1 for this workspace's study storage")
+    p.add_argument("--port", type=int, default=8080)
+    _overrides(p)
+
     p = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1 for this workspace's store")
     p.add_argument("--port", type=int, default=5000)
     _overrides(p)

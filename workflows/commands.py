@@ -130,6 +130,34 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(command, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")  # no background job runners for browsing
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a registered version or a trial as a standalone .py plus weights."""
+    import json
+
+    from workflows.exporting import export_architecture
+    from workflows.pipeline import prepare
+
+    report = export_architecture(prepare(_cfg(args)), Path(args.out), args.trial, args.version, args.alias)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Start optuna-dashboard on 127.0.0.1 for the workspace's study storage (Ctrl-C stops it)."""
+    import shutil
+
+    from workflows.errors import WorkflowError
+    from workflows.workspace import Workspace
+
+    ws = Workspace.from_config(_cfg(args))
+    executable = shutil.which("optuna-dashboard") or str(Path(sys.executable).parent / "optuna-dashboard")
+    if not Path(executable).exists():
+        raise WorkflowError("optuna-dashboard is not installed; install it with: pip install 'nasflow[dashboard]'")
+    storage = ws.optuna_url.split("://", 1)[1] if ws.optuna_url.startswith("journal:") else ws.optuna_url
+    print(f"optuna-dashboard for {storage} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    return serve([executable, storage, "--host", "127.0.0.1", "--port", str(args.port)])
+
+
 def serve(command: list[str], **env: str) -> int:
     """Run a server in its own process group until it exits, Ctrl-C or SIGTERM; then stop the whole group."""
     import os

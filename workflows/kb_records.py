@@ -35,7 +35,7 @@ class KnowledgeBaseObserver(SearchObserver):
 
         self.kb.record(EvaluationRecord(
             task=self.task, kind="trial", state=result.state, model_name=self.model_name,
-            params=dict(result.params), fingerprint=None,
+            params=dict(result.params), fingerprint=result.fingerprint,
             cost=kb_cost(result.cost), metrics=dict(result.metrics),
             settings=self.settings, wall_time_s=result.wall_time_s,
             lineage={**self.lineage, "trial_number": result.number, "mlflow_run_id": self.run_ids.get(result.number)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from workflows.errors import WorkflowError
 from workflows.workspace import Workspace, git_commit
 
 log = logging.getLogger(__name__)
+PARAMS_TAG = "nasflow.params"
 
 
 @dataclass
@@ -77,7 +79,8 @@ def prepare(cfg: Any) -> RunContext:
     """Resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
 
-    from nas.factory import ConstructorFactory, DataShape
+    from nas.extract import make_factory
+    from nas.factory import DataShape
     from nas.model_file import ModelSpec
     from nas.training import TrainSettings
     from omegaconf import OmegaConf
@@ -87,7 +90,7 @@ def prepare(cfg: Any) -> RunContext:
     ws = Workspace.from_config(cfg)
     data = load_data(cfg)
     spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
-    factory = ConstructorFactory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg))
+    factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     t = cfg.train
     train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed)
     return RunContext(cfg, ws, data, factory, train_settings, search_settings(cfg, ws), git_commit())
@@ -140,6 +143,7 @@ def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: 
             "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash}
     with mlflow.start_run(experiment_id=experiment_id, run_name="retrain", tags=tags) as run:
         mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
+        mlflow.set_tag(PARAMS_TAG, json.dumps(params, sort_keys=True))  # typed, for export and retraining
         mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
                             "wall_time_s": result.wall_time_s})
         x_example, _ = ctx.data.split("test")

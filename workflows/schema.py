@@ -24,6 +24,11 @@ class Pruner(str, Enum):
     none = "none"
 
 
+class WarmStartMode(str, Enum):
+    none = "none"
+    auto = "auto"
+
+
 class Cost(str, Enum):
     params = "params"
     flops = "flops"
@@ -37,12 +42,19 @@ class Optimizer(str, Enum):
     sgd = "sgd"
 
 
+class Extraction(str, Enum):
+    auto = "auto"
+    constructor = "constructor"
+    layers = "layers"
+
+
 @dataclass
 class ModelConfig:
     name: str = MISSING
     file: str = MISSING
     class_name: str = MISSING
     args: dict[str, Any] = field(default_factory=dict)
+    extract: Extraction = Extraction.auto
 
 
 @dataclass
@@ -81,6 +93,8 @@ class SearchConfig:
     select: LimitsConfig = field(default_factory=LimitsConfig)
     workers: int = 1
     threads: int = 0
+    warm_start: WarmStartMode = WarmStartMode.none
+    warm_start_k: int = 5
 
 
 @dataclass

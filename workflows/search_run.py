@@ -38,18 +38,48 @@ def _observers(ctx: Any, tracker: Any, show_progress: bool) -> list[Any]:
     return [tracker, kb_observer, ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)]
 
 
+def warm_starts(ctx: Any, kb: Any) -> list[Any]:
+    """With ``search.warm_start=auto``: the best configurations of the most similar past tasks (other data)."""
+    if ctx.cfg.search.warm_start != "auto":
+        return []
+    return kb.warm_start(dict(ctx.data.meta), ctx.ws.model, k=ctx.cfg.search.warm_start_k,
+                         exclude_hash=ctx.data.content_hash, metric=ctx.search_settings.metric)
+
+
+def reuse_from(ctx: Any, kb: Any) -> Any:
+    """A look-up of recorded results for the same model, data content hash and fingerprint."""
+    def lookup(key: str) -> dict[str, float] | None:
+        record = kb.lookup_fingerprint(ctx.data.content_hash, key, ctx.ws.model)
+        return dict(record.metrics) if record is not None else None
+
+    return lookup
+
+
+def remember_warm_start(study: Any, starts: list[Any]) -> None:
+    """Note in the study where its warm start came from (shown in the summary)."""
+    if starts and "warm_start" not in study.user_attrs:
+        study.set_user_attr("warm_start", [{"task": w.task, "distance": round(w.distance, 4), w.metric: w.value}
+                                           for w in starts])
+
+
 def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str | None = None) -> Any:
     """Run (or resume) the search in this process, tracked in MLflow and recorded in the knowledge base."""
     from nas.observer import Observers
-    from nas.search import run_search
+    from nas.search import fingerprint_key, run_search
+    from workflows.pipeline import open_kb
     from workflows.tracking import fail_orphan_runs
 
     tracker = _tracker(ctx, parent_run_id)
     if parent_run_id is None:
         fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
     observers = _observers(ctx, tracker, show_progress)
+    kb = open_kb(ctx.ws)
+    starts = warm_starts(ctx, kb) if parent_run_id is None else []
     try:
-        return run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings, Observers(observers))
+        study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings, Observers(observers),
+                           arch_key=fingerprint_key, reuse=reuse_from(ctx, kb), warm_start=[w.params for w in starts])
+        remember_warm_start(study, starts)
+        return study
     except BaseException:
         observers[-1].progress.stop()
         tracker.abort()
@@ -86,11 +116,15 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
 
     tracker = _tracker(ctx)
     fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
-    open_kb(ctx.ws)  # creates or migrates the knowledge base once
+    kb = open_kb(ctx.ws)  # creates or migrates the knowledge base once, before the workers start
     study = open_study(ctx.search_settings)
     recover_orphans(study)
-    if not study.trials and ctx.factory.space.defaults():
-        study.enqueue_trial(ctx.factory.space.defaults(), skip_if_exists=True)
+    if not study.trials:
+        starts = warm_starts(ctx, kb)
+        for params in [ctx.factory.space.defaults(), *(ctx.factory.space.clip(w.params) for w in starts)]:
+            if params:
+                study.enqueue_trial(params, skip_if_exists=True)
+        remember_warm_start(study, starts)
     tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, 0)
     env = {**os.environ, PARENT_RUN_ENV: tracker.parent_id}
     workers = [subprocess.Popen([sys.executable, "-m", "workflows.worker", str(path)], env=env,

@@ -40,14 +40,15 @@ def print_space(space: Any, title: str) -> None:
 
 def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path) -> Path:
     """Extract the space of ``target`` for the configured data; write ``space/<name>.yaml`` and ``model/<name>.yaml``."""
-    from nas.factory import ConstructorFactory, DataShape
+    from nas.extract import make_factory
+    from nas.factory import DataShape
     from nas.model_file import ModelSpec
 
     from workflows.pipeline import load_data
 
     spec = ModelSpec.parse(target)
     data = load_data(cfg)
-    factory = ConstructorFactory(spec, DataShape(tuple(data.input_shape), data.n_classes))
+    factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), mode=cfg.model.extract.value)
     name = name or snake_case(spec.class_name)
     space_path, model_path = conf / "space" / f"{name}.yaml", conf / "model" / f"{name}.yaml"
     if space_path.exists() and not force:
@@ -57,7 +58,7 @@ def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path
     factory.space.write_yaml(space_path, header)
     if not model_path.exists():
         model_path.parent.mkdir(parents=True, exist_ok=True)
-        model_path.write_text(yaml.safe_dump({"name": name, "file": str(spec.file), "class_name": spec.class_name, "args": {}},
-                                             sort_keys=False))
+        model_path.write_text(yaml.safe_dump({"name": name, "file": str(spec.file), "class_name": spec.class_name,
+                                              "args": {}, "extract": cfg.model.extract.value}, sort_keys=False))
     print_space(factory.space, f"{spec.class_name}: {len(factory.space)} dimensions → {space_path}")
     return space_path

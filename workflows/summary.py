@@ -30,6 +30,8 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
     from nas.selection import pareto_front, pruning_report, select_trial
 
     summary["pruning"] = pruning_report(study, ctx.train_settings.epochs)
+    if study.user_attrs.get("warm_start"):
+        summary["warm_start"] = study.user_attrs["warm_start"]
     try:
         chosen = select_trial(study, ctx.search_settings)
     except SearchError:
@@ -94,6 +96,7 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
         ("trials", ", ".join(f"{k} {v}" for k, v in summary["trials"].items())),
         ("pruning", "{pruned} pruned ({infeasible} by constraints), {epochs_saved} epochs saved, {reused} reused"
                     .format(**summary["pruning"])),
+        ("warm start", ", ".join(f"{w['task']} (distance {w['distance']})" for w in summary.get("warm_start", [])) or "-"),
         ("best val accuracy", f"{summary['best_val_accuracy']:.4f}" if "best_val_accuracy" in summary else "-"),
         ("test accuracy", f"{summary['test_accuracy']:.4f}" if "test_accuracy" in summary else "-"),
         ("parameters", f"{summary['params']:,}" if "params" in summary else "-"),

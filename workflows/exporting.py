@@ -1,0 +1,56 @@
+"""``nasflow export``: a chosen architecture as a standalone plain-PyTorch ``.py`` plus its weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from workflows.errors import WorkflowError
+
+
+def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Parameters and trained weights of a registered version (by number, else by alias)."""
+    import mlflow.pytorch
+    from mlflow.exceptions import MlflowException
+
+    from workflows.pipeline import PARAMS_TAG
+    from workflows.tracking import mlflow_client
+
+    client = mlflow_client(ctx.ws)
+    name = ctx.ws.registered_model
+    try:
+        mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        which = f"version {version}" if version else f"alias '{alias}'"
+        raise WorkflowError(f"registered model '{name}' has no {which}; run 'nasflow run' first or pick another") from None
+    tag = client.get_run(mv.run_id).data.tags.get(PARAMS_TAG)
+    if tag is None:
+        raise WorkflowError(f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow")
+    mlflow.set_registry_uri(ctx.ws.mlflow_uri)
+    loaded = mlflow.pytorch.load_model(f"models:/{name}/{mv.version}")
+    return json.loads(tag), loaded.state_dict(), f"version {mv.version} of {name}"
+
+
+def export_architecture(ctx: Any, out: Path, trial: int | None, version: str | None, alias: str) -> dict[str, Any]:
+    """Export a registered version (trained weights) or a study trial (architecture, freshly initialized)."""
+    import torch
+
+    from nas.export import export_standalone
+    from nas.study import open_study
+
+    if trial is None:
+        params, weights, source = _version_params(ctx, version, alias)
+    else:
+        trials = {t.number: t for t in open_study(ctx.search_settings).get_trials(deepcopy=False)}
+        if trial not in trials:
+            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {trial}; pick one of {sorted(trials)}")
+        params, weights, source = dict(trials[trial].params), None, f"trial {trial} of {ctx.ws.study_name} (untrained)"
+    torch.manual_seed(ctx.train_settings.seed)
+    model = ctx.factory.build(params)
+    if weights is not None:
+        model.load_state_dict(weights)
+    model.eval()
+    example = ctx.data.split("test")[0][:4]
+    py_path, weights_path = export_standalone(model, example, out, class_name="ExportedModel")
+    return {"source": source, "params": params, "model_py": str(py_path), "weights": str(weights_path)}
