@@ -18,8 +18,11 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
     from nas.recovery import worker_id
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
 
-    client = mlflow_client(ctx.ws)
-    experiment_id = ensure_experiment(client, ctx.ws)
+    from nas.budget import FileLock
+
+    with FileLock(ctx.ws.root / "stores.lock"):  # workers started together must not both create the stores
+        client = mlflow_client(ctx.ws)
+        experiment_id = ensure_experiment(client, ctx.ws)
     tags = {"nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data, "nasflow.study": ctx.ws.study_name,
             "nasflow.data_hash": ctx.data.content_hash, "nasflow.worker": worker_id(),
             **({"mlflow.source.git.commit": ctx.commit} if ctx.commit else {})}

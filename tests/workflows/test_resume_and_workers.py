@@ -116,3 +116,19 @@ def test_two_workers_share_one_postgresql_study(nasflow, digits_folder: Path) ->
             optuna.delete_study(study_name=study_name, storage=url.replace("postgresql://", "postgresql+psycopg://"))
         except KeyError:
             pass
+
+
+def test_hydra_joblib_launcher_runs_workers_on_one_study(workspace: Path, digits_folder: Path) -> None:
+    journal = workspace / "optuna.journal"
+    proc = subprocess.run(
+        [NASFLOW[0], "-m", "workflows.hydra_worker", "--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+         "search.seed=0,1", f"search.storage=journal:///{journal}", "search.n_trials=4", "train.epochs=1",
+         f"data.path={digits_folder}"],
+        cwd=REPO, env=cli_env(workspace), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Launching 2 jobs" in proc.stdout + proc.stderr or "launching 2 jobs" in proc.stdout + proc.stderr
+    study = optuna.load_study(study_name=STUDY, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal))))
+    assert finished(study) == 4 and len(study.trials) == 4
+    jobs = sorted(p.name for p in next((workspace / "hydra" / "multirun").iterdir()).iterdir() if p.is_dir())
+    assert jobs == ["0", "1"]
