@@ -95,3 +95,25 @@ def test_knowledge_base_holds_trials_and_retrains_with_lineage(two_runs: dict) -
     assert lineages[0]["study_name"] == "digits_cnn-digits" and len(lineages[0]["data_hash"]) == 64
     trials = kb.query("task = 'digits' and kind = 'trial'")
     assert len(trials.rows) == 20
+
+
+def test_kb_commands_answer_from_the_recorded_runs(two_runs: dict) -> None:
+    import subprocess
+
+    from tests.workflows.conftest import NASFLOW, REPO, cli_env
+
+    def kb(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*NASFLOW, "kb", *args], cwd=REPO, env=cli_env(two_runs["workspace"]),
+                              capture_output=True, text=True, timeout=120)
+
+    tasks = json.loads(kb("tasks", "--format", "json").stdout)
+    assert [t["task"] if "task" in t else t["name"] for t in tasks] == ["digits"]
+    best = json.loads(kb("best", "digits", "--max-params", str(two_runs["first"]["params"]), "--format", "json").stdout)
+    assert best and all(row["params"] <= two_runs["first"]["params"] for row in best)
+    assert best[0]["test_accuracy"] == pytest.approx(max(two_runs["first"]["test_accuracy"],
+                                                         two_runs["second"]["test_accuracy"]))
+    count = kb("sql", "select count(*) as n from evaluations", "--format", "csv")
+    assert count.returncode == 0 and count.stdout.split() == ["n", "22"]  # 20 trials + 2 retrains
+    write = kb("sql", "delete from evaluations")
+    assert write.returncode == 2 and "Traceback" not in write.stderr
+    assert kb("sql", "select count(*) as n from evaluations", "--format", "csv").stdout.split() == ["n", "22"]
