@@ -1,0 +1,65 @@
+"""nasflow's search library: spaces from model files, data folders, training, the Optuna search, retraining.
+
+Plain Python on torch, optuna and numpy: no Hydra, no MLflow, no DVC.
+"""
+
+from nas.constraints import Constraints
+from nas.cost import ModelCost, measure_cost
+from nas.data import Dataset, export_digits, load_data_folder
+from nas.errors import DataError, ModelFileError, NasError, SearchError, SpaceError
+from nas.export import export_standalone, load_exported
+from nas.extract import make_factory
+from nas.factory import ConstructorFactory, DataShape, ModelFactory
+from nas.fingerprint import fingerprint
+from nas.model_file import ModelSpec, load_model_class
+from nas.observer import Observers, SearchObserver, TrialResult
+from nas.retrain import RetrainResult, retrain
+from nas.search import Evaluator, TrainingEvaluator, fingerprint_key, params_key, run_search
+from nas.selection import best_params, pareto_front, pruning_report, select_trial
+from nas.space import Dimension, SearchSpace
+from nas.study import SearchSettings, open_study
+from nas.training import TrainSettings, evaluate, train
+
+__all__ = [
+    "Constraints",
+    "ConstructorFactory",
+    "DataError",
+    "DataShape",
+    "Dataset",
+    "Dimension",
+    "Evaluator",
+    "ModelCost",
+    "ModelFactory",
+    "ModelFileError",
+    "ModelSpec",
+    "NasError",
+    "Observers",
+    "RetrainResult",
+    "SearchError",
+    "SearchObserver",
+    "SearchSettings",
+    "SearchSpace",
+    "SpaceError",
+    "TrainSettings",
+    "TrainingEvaluator",
+    "TrialResult",
+    "best_params",
+    "evaluate",
+    "export_digits",
+    "export_standalone",
+    "fingerprint",
+    "fingerprint_key",
+    "load_data_folder",
+    "load_exported",
+    "load_model_class",
+    "make_factory",
+    "measure_cost",
+    "open_study",
+    "params_key",
+    "pareto_front",
+    "pruning_report",
+    "retrain",
+    "run_search",
+    "select_trial",
+    "train",
+]
