@@ -121,3 +121,12 @@ def test_directions_of_an_existing_study_must_match(tmp_path: Path) -> None:
         open_study(SearchSettings(storage=storage, study_name="s", costs=("latency_ms",)))
     with pytest.raises(SearchError, match=r"cmaes cannot do a Pareto search"):
         open_study(SearchSettings(sampler="cmaes", costs=("params",)))
+
+
+@pytest.mark.parametrize("sampler, pruner", [("tpe", "hyperband"), ("random", "successive_halving"), ("gp", "median"),
+                                             ("cmaes", "none"), ("nsga2", "median")])
+def test_every_sampler_and_pruner_runs_seeded(factory, digits, sampler: str, pruner: str) -> None:
+    settings = SearchSettings(n_trials=3, sampler=sampler, pruner=pruner, seed=7)
+    runs = [run_search(factory, digits, TrainSettings(epochs=1), settings) for _ in range(2)]
+    params = [[t.params for t in study.trials] for study in runs]
+    assert len(params[0]) == 3 and params[0] == params[1]  # same seed, same samples

@@ -78,6 +78,8 @@ def test_mlflow_holds_parent_and_nested_trial_runs_none_left_running(two_runs: d
     complete = [r for r in trials if r.data.tags["nasflow.state"] == "complete"]
     history = client.get_metric_history(complete[0].info.run_id, "val_accuracy")
     assert [m.step for m in history] == list(range(6))  # one value per epoch, batched at the end of the trial
+    plots = {a.path for a in client.list_artifacts(searches[-1].info.run_id, "plots")}
+    assert {"plots/optimization_history.png", "plots/param_importances.png"} <= plots
     aliases = client.get_registered_model("digits_cnn-digits").aliases
     assert str(aliases["champion"]) == ("2" if two_runs["second"]["alias"] == "champion" else "1")
 
