@@ -60,8 +60,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
     Works for exported programs too (``torch.export`` modules refuse ``eval()``; they are frozen already).
     """
-    if not isinstance(model, torch.fx.GraphModule):
+    try:
         model.eval()
+    except NotImplementedError:  # an exported program: already in inference mode
+        pass
     loss_sum, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
         logits = model(x[start : start + batch_size])

@@ -33,8 +33,8 @@ def no_running_mlflow_runs(tracking_uri: str) -> list:
 
 
 def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, workspace: Path, digits_folder: Path) -> None:
-    args = ["search", "--json", "--no-progress", f"data.path={digits_folder}", "search.n_trials=4",
-            "search.pruner=none", "search.sampler=random", "train.epochs=8"]
+    args = ["search", "--json", "--no-progress", f"data.path={digits_folder}", "search.n_trials=3",
+            "search.pruner=none", "search.sampler=random", "train.epochs=5"]
     proc = subprocess.Popen([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     storage = f"sqlite:///{workspace / 'optuna.db'}"
@@ -55,7 +55,7 @@ def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, wor
 
     summary = summary_of(nasflow(*args))
     study = optuna.load_study(study_name=STUDY, storage=storage)
-    assert finished(study) == 4
+    assert finished(study) == 3
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     assert [t.number for t in failed] == [victim.number]
     retries = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
