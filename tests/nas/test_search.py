@@ -10,13 +10,13 @@ import torch
 from nas.errors import SearchError
 from nas.factory import ConstructorFactory, DataShape
 from nas.model_file import ModelSpec
-from nas.observer import SearchObserver, TrialResult
 from nas.retrain import retrain
 from nas.search import run_search
 from nas.selection import best_params
 from nas.space import Dimension, SearchSpace
 from nas.study import SearchSettings, counted_trials, make_pruner, make_sampler
 from nas.training import TrainSettings, train
+from tests.nas.recorder import Recorder
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = SearchSpace({
@@ -25,21 +25,6 @@ SMALL = SearchSpace({
     "hidden": Dimension("int", low=8, high=32, log=True, default=16),
     "dropout": Dimension("float", low=0.0, high=0.3, default=0.1),
 })
-
-
-class Recorder(SearchObserver):
-    def __init__(self) -> None:
-        self.events: list[tuple] = []
-        self.results: list[TrialResult] = []
-
-    def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
-        self.events.append(("start", n_trials, n_done))
-
-    def epoch_ended(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
-        self.events.append(("epoch", number, epoch))
-
-    def trial_ended(self, result: TrialResult) -> None:
-        self.results.append(result)
 
 
 @pytest.fixture

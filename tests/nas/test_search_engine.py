@@ -11,13 +11,13 @@ from nas.constraints import Constraints
 from nas.errors import SearchError
 from nas.factory import ConstructorFactory, DataShape
 from nas.model_file import ModelSpec
-from nas.observer import SearchObserver, TrialResult
 from nas.recovery import recover_orphans, worker_id
 from nas.search import run_search
 from nas.selection import pareto_front, pruning_report, select_trial
 from nas.space import Dimension, SearchSpace
 from nas.study import SearchSettings, open_study
 from nas.training import TrainSettings
+from tests.nas.recorder import Recorder
 
 REPO = Path(__file__).resolve().parents[2]
 SPACE = SearchSpace({
@@ -25,18 +25,6 @@ SPACE = SearchSpace({
     "depth": Dimension("int", low=1, high=2, default=1),
     "hidden": Dimension("int", low=8, high=64, log=True, default=16),
 })
-
-
-class Recorder(SearchObserver):
-    def __init__(self) -> None:
-        self.trained: set[int] = set()
-        self.results: list[TrialResult] = []
-
-    def epoch_ended(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
-        self.trained.add(number)
-
-    def trial_ended(self, result: TrialResult) -> None:
-        self.results.append(result)
 
 
 @pytest.fixture

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,3 +46,23 @@ def summary_of(proc: subprocess.CompletedProcess) -> dict[str, Any]:
     """The ``--json`` summary printed by a successful command."""
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 120) -> str:
+    """The body of the first successful GET of ``url`` while ``server`` runs; fails if it never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.5)
+    stderr = server.stderr.read() if server.poll() is not None and server.stderr else ""
+    raise AssertionError(f"{url} never answered (server exit code {server.poll()}): {stderr[-2000:]}")

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
-from tests.workflows.test_space_and_ui import free_port
+from tests.workflows.conftest import NASFLOW, REPO, cli_env, free_port, summary_of, wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -66,15 +63,7 @@ def test_dashboard_serves_the_study_on_localhost(nasflow, workspace: Path, digit
     proc = subprocess.Popen([*NASFLOW, "dashboard", "--port", str(port)], cwd=REPO, env=cli_env(workspace),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline, body = time.monotonic() + 90, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as response:
-                    body = response.read().decode()
-                    break
-            except OSError:
-                time.sleep(0.5)
-        assert body is not None and "digits_cnn-digits" in body
+        assert "digits_cnn-digits" in wait_for_http(f"http://127.0.0.1:{port}/api/studies", proc)
     finally:
         proc.terminate()
         proc.wait(timeout=60)

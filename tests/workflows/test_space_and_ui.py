@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
+from tests.workflows.conftest import NASFLOW, REPO, cli_env, free_port, summary_of, wait_for_http
 
 
 @pytest.fixture
@@ -57,26 +55,12 @@ def test_space_is_written_read_back_and_searched(nasflow, conf_copy: Path, digit
     assert bad.returncode == 2 and "dimension 'depth' has low=5 > high=1" in bad.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_ui_serves_the_workspace_store_on_localhost(workspace: Path) -> None:
     port = free_port()
     proc = subprocess.Popen([*NASFLOW, "ui", "--port", str(port)], cwd=REPO, env=cli_env(workspace),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline, body = time.monotonic() + 120, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    body = response.read().decode()
-                    break
-            except OSError:
-                time.sleep(0.5)
-        assert body is not None and "OK" in body, proc.stderr.read() if proc.poll() is not None else "no answer"
+        assert "OK" in wait_for_http(f"http://127.0.0.1:{port}/health", proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search?max_results=10",
                                     timeout=5) as response:
             assert "nasflow-digits_cnn-digits" in response.read().decode()
