@@ -52,6 +52,7 @@ def test_a_space_file_is_picked_for_its_model(tmp_path: Path) -> None:
 
     conf = tmp_path / "conf"
     shutil.copytree(CONF, conf)
+    (conf / "space").mkdir(exist_ok=True)
     (conf / "space" / "digits_cnn.yaml").write_text("dimensions:\n  depth: {type: int, low: 1, high: 1}\n")
     cfg = compose_config([], conf)
     assert dict(cfg.space.dimensions) == {"depth": {"type": "int", "low": 1, "high": 1}}
