@@ -1,0 +1,90 @@
+"""Part 1: NAS-Bench-201 search quality, nasflow's default search against three baselines in the same run.
+
+Protocol (``../shared/benchmarks/nb201/README.md``): search on the CIFAR-10 12-epoch validation accuracy,
+report the 200-epoch test accuracy of the best-validation cell seen after 25, 50 and 100 evaluations, mean ±
+std over seeds. Only evaluations actually made count: a cell nasflow's fingerprint knows is reused for free.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.nb201_baselines import optuna_tpe, random_search, regularized_evolution
+from benchmarks.nb201_proposals import PROPOSALS
+from benchmarks.nb201_search import SearchLog, search_nasflow
+from benchmarks.parallel import parallel_map
+from benchmarks.table import Figure, PartResult
+
+BUDGETS = (25, 50, 100)
+TARGETS = {50: 94.20, 100: 94.30}
+BEST_CELL = 94.37
+
+
+METHODS: dict[str, Callable[..., SearchLog]] = {
+    "nasflow": search_nasflow,
+    "Optuna TPE": optuna_tpe,
+    "REA": regularized_evolution,
+    "random": random_search,
+}
+
+
+def picks(log: SearchLog, budgets: tuple[int, ...] = BUDGETS) -> list[float]:
+    """Test accuracy of the best-validation cell among the first ``b`` evaluations, for each budget."""
+    out = []
+    for b in budgets:
+        seen = log.evaluations[:b]
+        out.append(max(seen, key=lambda e: e.val).test if seen else float("nan"))  # first of equal maxima
+    return out
+
+
+def _run(method: str, seed: int, budgets: tuple[int, ...]) -> tuple[str, int, list[float], int, int]:
+    log = {**METHODS, **PROPOSALS}[method](seed, budgets[-1])
+    return method, seed, picks(log, budgets), len(log.evaluations), log.trials
+
+
+def summarize(rows: list[tuple[str, int, list[float], int, int]], budgets: tuple[int, ...]) -> dict[str, Any]:
+    """Per method: mean and std of the pick at each budget, evaluations and trials per search."""
+    out: dict[str, Any] = {}
+    for method in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == method]
+        per_budget = list(zip(*[r[2] for r in mine]))
+        out[method] = {
+            "seeds": len(mine),
+            **{f"at_{b}": {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}
+               for b, v in zip(budgets, per_budget)},
+            "evaluations_mean": statistics.fmean(r[3] for r in mine),
+            "trials_mean": statistics.fmean(r[4] for r in mine),
+        }
+    return out
+
+
+def run(quick: bool = False, seeds: int | None = None, methods: tuple[str, ...] = tuple(METHODS)) -> PartResult:
+    """Every method over ``seeds`` seeds (30, or 2 in quick mode) with a budget of 100 (10 in quick mode)."""
+    n_seeds = seeds or (2 if quick else 30)
+    budgets = (5, 10, 20) if quick else BUDGETS
+    rows = parallel_map(_run, [(m, s, budgets) for m in methods for s in range(n_seeds)], 1 if quick else None)
+    summary = summarize(rows, budgets)
+    figures = []
+    base = summary.get("Optuna TPE")
+    for method in methods:
+        if method == "Optuna TPE" and "nasflow" in methods:
+            continue
+        for budget in budgets:
+            if method in ("REA", "random") and budget == budgets[0]:
+                continue
+            stats = summary[method][f"at_{budget}"]
+            target = TARGETS.get(budget) if method.startswith(("nasflow", "proposal")) else None
+            figures.append(Figure(
+                f"NB201 test acc @{budget} evals: {method}", stats["mean"], "%", stats["std"],
+                base[f"at_{budget}"]["mean"] if base and method != "Optuna TPE" else None, "Optuna TPE", target,
+                note=_note(method, summary[method], n_seeds) if budget == budgets[-1] else ""))
+    return PartResult("nb201", figures, {"seeds": n_seeds, "budgets": budgets, "summary": summary})
+
+
+def _note(method: str, stats: dict[str, Any], n_seeds: int) -> str:
+    trials = f"{stats['trials_mean']:.0f} trials for {stats['evaluations_mean']:.0f} evaluations"
+    if method == "nasflow":
+        return f"{n_seeds} seeds, TPE multivariate, first trial a seeded random cell, fingerprint reuse; {trials}"
+    return f"{n_seeds} seeds; {trials}"

@@ -1,0 +1,68 @@
+"""Part 4: ``nasflow search search.workers=2`` against ``search.workers=1`` on the same small budget.
+
+Each search runs in a fresh workspace on the same exported digits. Trials per minute are counted over the trial
+phase (first trial started → last trial finished, from the study itself) and over the whole command.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cli import run_nasflow
+from benchmarks.table import Figure, PartResult
+
+TARGET = 1.8
+
+
+def trial_window_s(storage: str, study_name: str) -> float:
+    """Seconds from the first trial's start to the last trial's end in the study at ``storage``."""
+    from nas.study import make_storage
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
+    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_start and t.datetime_complete]
+    return (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
+
+
+def one_search(digits: Path, workspace: Path, workers: int, n_trials: int, epochs: int) -> dict[str, Any]:
+    """One ``nasflow search`` in a fresh workspace; its wall time, trial-phase time and trials per minute."""
+    done = run_nasflow(["search", "--json", "--no-progress", f"data.path={digits}", f"search.workers={workers}",
+                        f"search.n_trials={n_trials}", f"train.epochs={epochs}", "search.pruner=none"],
+                       workspace=workspace)
+    summary = done.json()
+    window = trial_window_s(summary["optuna_storage"], summary["study"])
+    return {"workers": workers, "wall_s": done.seconds, "trial_phase_s": window,
+            "per_min_trial_phase": 60 * n_trials / window, "per_min_command": 60 * n_trials / done.seconds,
+            "trials": summary["trials"]}
+
+
+def run(quick: bool = False) -> PartResult:
+    """1 worker, then 2 workers, each in a fresh workspace (``search.pruner=none``: every trial trains fully).
+
+    In quick mode both searches run at the same time: the smoke test only checks that figures come out.
+    """
+    n_trials, epochs = (2, 1) if quick else (16, 4)
+    with tempfile.TemporaryDirectory() as tmp:
+        digits = Path(tmp) / "digits"
+        subprocess.run(["git", "init", "-q", tmp], check=True)
+        run_nasflow(["data", "init", "digits", str(digits)], cwd=Path(tmp))
+        jobs = [(digits, Path(tmp) / f"ws{n}", n, n_trials, epochs) for n in (1, 2)]
+        if quick:  # a smoke run: both at once, the figures mean nothing
+            with ThreadPoolExecutor(2) as pool:
+                one, two = pool.map(lambda job: one_search(*job), jobs)
+        else:
+            one, two = (one_search(*job) for job in jobs)
+    setup = f"{n_trials} trials × {epochs} epochs of DigitsCNN, pruning off"
+    figures = [
+        Figure("parallel workers: trials/min, workers=2 vs 1 (trial phase)", two["per_min_trial_phase"], "trials/min",
+               baseline=one["per_min_trial_phase"], baseline_name="workers=1", target=TARGET, target_on="ratio",
+               decimals=1, note=f"{setup}; first trial start to last trial end, from the study"),
+        Figure("parallel workers: trials/min, workers=2 vs 1 (whole command)", two["per_min_command"], "trials/min",
+               baseline=one["per_min_command"], baseline_name="workers=1", decimals=1,
+               note=f"wall {two['wall_s']:.1f} s vs {one['wall_s']:.1f} s, start-up and shutdown included"),
+    ]
+    return PartResult("workers", figures, {"one": one, "two": two, "n_trials": n_trials, "epochs": epochs})

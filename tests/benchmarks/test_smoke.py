@@ -1,0 +1,43 @@
+"""Smoke test: every benchmark part runs in quick mode and produces finite figures (no targets asserted).
+
+The parts run as three ``python -m benchmarks --quick`` processes at once (the two command-line parts alone, the
+in-process parts together), each writing its JSON into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import PARTS
+
+REPO = Path(__file__).resolve().parents[2]
+GROUPS = (("startup",), ("workers",), ("training_speed", "machinery", "kb", "nb201"))
+
+
+@pytest.mark.timeout(300)
+def test_every_part_produces_finite_figures(tmp_path: Path) -> None:
+    assert sorted(p for group in GROUPS for p in group) == sorted(PARTS)
+    runs = []
+    for i, group in enumerate(GROUPS):
+        args = [sys.executable, "-m", "benchmarks", "--quick", "--results", str(tmp_path / str(i))]
+        args += [arg for part in group for arg in ("--only", part)]
+        runs.append(subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for run in runs:
+        out, err = run.communicate(timeout=280)
+        assert run.returncode == 0, err[-3000:]
+        assert "figure" in out and "met?" in out
+    parts = {p["part"]: p for i in range(len(GROUPS)) for p in
+             json.loads((tmp_path / str(i) / "latest-quick.json").read_text())["parts"]}
+    assert sorted(parts) == sorted(PARTS)
+    for name, part in parts.items():
+        assert part["figures"], name
+        for figure in part["figures"]:
+            assert math.isfinite(figure["value"]), (name, figure["name"])
+            if figure["baseline"] is not None:
+                assert math.isfinite(figure["baseline"]), (name, figure["name"])
