@@ -4,7 +4,7 @@ The search is wired as ``nasflow search`` wires it (``workflows.search_run.searc
 default config, the digits data and DigitsCNN factory, an Optuna study in SQLite, MLflow in SQLite through
 ``MlflowSearchObserver``, the knowledge base in SQLite through ``KnowledgeBaseObserver``, fingerprint reuse and
 the median pruner. The evaluator only reports per-epoch metrics. Each part is timed by a thin wrapper around the
-real object; cost measurement (``nas.cost.measure_cost``) is timed on the same model beside the search.
+real object (``nas.search.measure_cost`` is swapped for a timed call of itself during the search).
 The baseline is the naive setup: Optuna on SQLite and one MLflow fluent call per value, in nested runs.
 """
 
@@ -15,6 +15,8 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +100,20 @@ class ReportingEvaluator:
             self.clock.timed("epoch reports + pruning", on_epoch, epoch, metrics)
 
 
-def nasflow_trials(folder: Path, digits: Path, n_trials: int) -> tuple[Clock, float]:
-    """Run the wired search in ``folder``; returns the clock and the median cost-measurement time (s)."""
-    from nas.cost import measure_cost
+@contextmanager
+def timed_global(module: Any, name: str, part: str, clock: Clock) -> Iterator[None]:
+    """Within the block, ``module.name`` is the same function, timed under ``part``."""
+    original = getattr(module, name)
+    setattr(module, name, lambda *args, **kwargs: clock.timed(part, original, *args, **kwargs))
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[str, ...] = ()) -> Clock:
+    """Run the wired search with its workspace in ``folder`` (extra config ``overrides``); returns its clock."""
+    import nas.search as search_module
     from nas.observer import Observers
     from nas.search import fingerprint_key, run_search
     from workflows.config import compose_config
@@ -109,7 +122,8 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int) -> tuple[Clock, fl
     from workflows.search_run import reuse_from
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
 
-    cfg = compose_config([f"workspace={folder / 'ws'}", f"data.path={digits}", f"search.n_trials={n_trials}"])
+    cfg = compose_config([f"workspace={folder}", f"data.path={digits}", f"search.n_trials={n_trials}",
+                          *overrides])
     ctx = prepare(cfg)
     clock = Clock()
     client = mlflow_client(ctx.ws)
@@ -124,18 +138,12 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int) -> tuple[Clock, fl
     def arch_key(model: Any, example: Any, params: dict[str, Any]) -> str:
         return clock.timed("fingerprint", fingerprint_key, model, example, params)
 
-    run_search(TimedFactory(ctx.factory, clock), ctx.data, ctx.train_settings, ctx.search_settings, observers,
-               arch_key=arch_key, evaluator=ReportingEvaluator(ctx.train_settings.epochs, clock),
-               reuse=lambda key: clock.timed("reuse look-up", lookup, key))
-    model = ctx.factory.build(ctx.factory.space.defaults())
-    example = ctx.data.split("train")[0][: ctx.train_settings.batch_size]
-    costs = []
-    for _ in range(20):
-        start = time.perf_counter()
-        measure_cost(model, example)
-        costs.append(time.perf_counter() - start)
+    with timed_global(search_module, "measure_cost", "cost measurement", clock):
+        run_search(TimedFactory(ctx.factory, clock), ctx.data, ctx.train_settings, ctx.search_settings, observers,
+                   arch_key=arch_key, evaluator=ReportingEvaluator(ctx.train_settings.epochs, clock),
+                   reuse=lambda key: clock.timed("reuse look-up", lookup, key))
     kb.close()
-    return clock, statistics.median(costs)
+    return clock
 
 
 def naive_trials(folder: Path, digits: Path, n_trials: int, epochs: int) -> list[float]:
@@ -183,35 +191,50 @@ def _median_ms(values: list[float]) -> float:
     return statistics.median(values) * 1000 if values else float("nan")
 
 
+def breakdown(clock: Clock) -> dict[str, Any]:
+    """Median ms per trial of each part, of the whole trial, and of the machinery alone (no model work)."""
+    totals = [b - a for a, b in zip(clock.starts, clock.starts[1:])]
+    trials = clock.trials[:-1]  # the last bucket has no successor to close it
+    per_part = {p: [t.get(p, 0.0) for t in trials] for p in (*MACHINERY[:-1], *MODEL_WORK)}
+    per_part["rest"] = [total - sum(t.values()) for total, t in zip(totals, trials)]
+    parts = {p: _median_ms(v) for p, v in per_part.items()}
+    machinery = [total - sum(t.get(p, 0.0) for p in MODEL_WORK) for total, t in zip(totals, trials)]
+    return {"trials": len(totals), "parts_ms": parts, "total_ms": _median_ms(totals), "machinery_ms": _median_ms(machinery)}
+
+
+def _parts(parts: dict[str, float], names: tuple[str, ...]) -> str:
+    return ", ".join(f"{p} {parts[p]:.1f}" for p in names)
+
+
 def run(quick: bool = False) -> PartResult:
-    """nasflow's wired search and the naive setup, each on fresh stores in a temporary folder."""
+    """nasflow's wired search (and, in a full run, the same with a journal-file study) and the naive setup,
+    each on fresh stores in a temporary folder."""
     from nas.data import export_digits
 
     n_trials = 6 if quick else 60
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         digits = export_digits(folder / "digits")
-        clock, cost_s = nasflow_trials(folder, digits, n_trials)
-        naive = naive_trials(folder, digits, n_trials, 6)
-    totals = [b - a for a, b in zip(clock.starts, clock.starts[1:])]
-    trials = clock.trials[:-1]
-    per_part = {p: [t.get(p, 0.0) for t in trials] for p in (*MACHINERY[:-1], *MODEL_WORK[:-1])}
-    rests = [total - sum(t.values()) - cost_s for total, t in zip(totals, trials)]
-    per_part["rest"] = rests
-    parts_ms = {p: _median_ms(v) for p, v in per_part.items()}
-    parts_ms["cost measurement"] = cost_s * 1000
-    machinery = [total - t.get("model build", 0) - t.get("fingerprint", 0) - cost_s for total, t in zip(totals, trials)]
-    shown = ", ".join(f"{p} {parts_ms[p]:.1f}" for p in MACHINERY)
-    model_work = ", ".join(f"{p} {parts_ms[p]:.1f}" for p in MODEL_WORK)
+        ours = breakdown(nasflow_trials(folder / "default", digits, n_trials))
+        journal = None
+        if not quick:
+            url = f"journal:///{folder / 'journal' / 'optuna.journal'}"
+            journal = breakdown(nasflow_trials(folder / "journal", digits, n_trials, (f"search.storage={url}",)))
+        naive = _median_ms(naive_trials(folder, digits, n_trials, 6))
+    naive_name = "Optuna SQLite + MLflow call per value"
     figures = [
-        Figure("machinery per trial (sampling, storage, pruning, MLflow, KB)", _median_ms(machinery), "ms",
-               baseline=_median_ms(naive), baseline_name="Optuna SQLite + MLflow call per value", target=TARGET_MS,
-               higher_is_better=False, decimals=1, note=f"median ms of {len(totals)} trials; parts: {shown}"),
-        Figure("whole trial overhead incl. model build, fingerprint, cost", _median_ms(totals), "ms",
-               baseline=_median_ms(naive), baseline_name="naive, no model", higher_is_better=False, decimals=1,
-               note=f"DigitsCNN; {model_work}"),
+        Figure("machinery per trial (sampling, storage, pruning, MLflow, KB)", ours["machinery_ms"], "ms",
+               baseline=naive, baseline_name=naive_name, target=TARGET_MS, higher_is_better=False, decimals=1,
+               note=f"median of {ours['trials']} trials, default stores (all SQLite); parts: "
+                    f"{_parts(ours['parts_ms'], MACHINERY)} (rest: trial creation and finish, user attributes, lock)"),
+        Figure("whole trial overhead incl. model build, fingerprint, cost", ours["total_ms"], "ms",
+               baseline=naive, baseline_name="naive, builds no model", higher_is_better=False, decimals=1,
+               note=f"DigitsCNN; {_parts(ours['parts_ms'], MODEL_WORK)}"),
     ]
-    return PartResult("machinery", figures, {"n_trials": n_trials, "parts_median_ms": parts_ms,
-                                             "total_median_ms": _median_ms(totals),
-                                             "machinery_median_ms": _median_ms(machinery),
-                                             "naive_median_ms": _median_ms(naive)})
+    if journal is not None:
+        figures.insert(1, Figure(
+            "machinery per trial, study in a journal file (search.storage=journal://)", journal["machinery_ms"],
+            "ms", baseline=naive, baseline_name=naive_name, higher_is_better=False, decimals=1,
+            note=f"same search, Optuna study in a JournalFileStorage; parts: {_parts(journal['parts_ms'], MACHINERY)}"))
+    return PartResult("machinery", figures, {"n_trials": n_trials, "default": ours, "journal": journal,
+                                             "naive_median_ms": naive})

@@ -65,6 +65,9 @@ class TinyData:
         return torch.zeros(1, *INPUT_SHAPE), torch.zeros(1, dtype=torch.long)
 
 
+_MODELS: dict[str, Any] = {}  # cell string -> built model, shared by the searches of this process
+
+
 @lru_cache(maxsize=1)
 def extracted_factory() -> Any:
     """The factory nasflow extracts from the NB201 model file (constructor mode)."""
@@ -82,8 +85,6 @@ class CellFactory:
     seed (building traces the model, the slowest step of a trial here).
     """
 
-    _models: dict[str, Any] = {}
-
     def __init__(self, default: Mapping[str, str] | None = None) -> None:
         base = extracted_factory()
         self.base = base
@@ -94,9 +95,9 @@ class CellFactory:
 
     def build(self, params: Mapping[str, Any]) -> Any:
         key = cell_string(dict(params))
-        if key not in self._models:
-            self._models[key] = self.base.build(params)
-        return self._models[key]
+        if key not in _MODELS:
+            _MODELS[key] = self.base.build(params)
+        return _MODELS[key]
 
 
 def random_cell(seed: int) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Part 4: ``nasflow search search.workers=2`` against ``search.workers=1`` on the same small budget.
 
 Each search runs in a fresh workspace on the same exported digits. Trials per minute are counted over the trial
-phase (first trial started → last trial finished, from the study itself) and over the whole command.
+phase (first trial started → last trial finished, from the study itself) and over the whole command. A full
+run adds ``workers=1`` on one thread: the default single worker trains on every core, the workers on one each.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ def trial_window_s(storage: str, study_name: str) -> float:
     return (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
 
 
-def one_search(digits: Path, workspace: Path, workers: int, n_trials: int, epochs: int) -> dict[str, Any]:
+def one_search(digits: Path, workspace: Path, workers: int, n_trials: int, epochs: int,
+               extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """One ``nasflow search`` in a fresh workspace; its wall time, trial-phase time and trials per minute."""
     done = run_nasflow(["search", "--json", "--no-progress", f"data.path={digits}", f"search.workers={workers}",
-                        f"search.n_trials={n_trials}", f"train.epochs={epochs}", "search.pruner=none"],
+                        f"search.n_trials={n_trials}", f"train.epochs={epochs}", "search.pruner=none", *extra],
                        workspace=workspace)
     summary = done.json()
     window = trial_window_s(summary["optuna_storage"], summary["study"])
@@ -50,12 +52,14 @@ def run(quick: bool = False) -> PartResult:
         digits = Path(tmp) / "digits"
         subprocess.run(["git", "init", "-q", tmp], check=True)
         run_nasflow(["data", "init", "digits", str(digits)], cwd=Path(tmp))
+        one_thread = None
         jobs = [(digits, Path(tmp) / f"ws{n}", n, n_trials, epochs) for n in (1, 2)]
         if quick:  # a smoke run: both at once, the figures mean nothing
             with ThreadPoolExecutor(2) as pool:
                 one, two = pool.map(lambda job: one_search(*job), jobs)
         else:
             one, two = (one_search(*job) for job in jobs)
+            one_thread = one_search(digits, Path(tmp) / "ws1t", 1, n_trials, epochs, ("search.threads=1",))
     setup = f"{n_trials} trials × {epochs} epochs of DigitsCNN, pruning off"
     figures = [
         Figure("parallel workers: trials/min, workers=2 vs 1 (trial phase)", two["per_min_trial_phase"], "trials/min",
@@ -65,4 +69,10 @@ def run(quick: bool = False) -> PartResult:
                baseline=one["per_min_command"], baseline_name="workers=1", decimals=1,
                note=f"wall {two['wall_s']:.1f} s vs {one['wall_s']:.1f} s, start-up and shutdown included"),
     ]
-    return PartResult("workers", figures, {"one": one, "two": two, "n_trials": n_trials, "epochs": epochs})
+    if one_thread is not None:
+        figures.insert(1, Figure(
+            "parallel workers: trials/min, workers=2 vs 1 on one thread (trial phase)", two["per_min_trial_phase"],
+            "trials/min", baseline=one_thread["per_min_trial_phase"], baseline_name="workers=1 search.threads=1",
+            decimals=1, note="the default workers=1 trains on every core (threads = cores / workers); here on one"))
+    return PartResult("workers", figures, {"one": one, "two": two, "one_thread": one_thread, "n_trials": n_trials,
+                                           "epochs": epochs})
