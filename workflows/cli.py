@@ -41,6 +41,8 @@ def quiet() -> None:
 
 
 def _overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params-file", metavar="FILE",
+                        help="a fully composed config (DVC's params.yaml) used instead of composing conf/")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides, e.g. search.n_trials=50")
 
 
@@ -63,11 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--json", action="store_true", help="print the summary as JSON")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+        if name == "search":
+            p.add_argument("--best-file", metavar="FILE", help="also write the chosen trial's number and params as JSON")
         if name == "retrain":
             p.add_argument("--trial", type=int, help="retrain this trial number instead of the best")
+            p.add_argument("--model-out", metavar="DIR", help="also save the retrained model here (for nasflow register)")
+            p.add_argument("--no-register", dest="register", action="store_false",
+                           help="do not register the model (needs --model-out; register it later with nasflow register)")
         if name != "search":
             p.add_argument("--metrics-file", help="also write the test metrics as JSON here (for DVC metrics)")
         _overrides(p)
+
+    p = sub.add_parser("register", help="register a model saved by 'nasflow retrain --model-out' (champion only if better)")
+    p.add_argument("--model-dir", required=True, metavar="DIR", help="the folder written by 'nasflow retrain --model-out'")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.add_argument("--metrics-file", help="also write the test metrics and version as JSON here (for DVC metrics)")
+    _overrides(p)
+
+    p = sub.add_parser("config", help="print the composed config as YAML (what DVC's Hydra composition writes to params.yaml)")
+    p.add_argument("--out", metavar="FILE", help="write it to FILE instead of stdout")
+    _overrides(p)
 
     p = sub.add_parser("kb", help="query the knowledge base")
     kb = p.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)

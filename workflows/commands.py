@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,23 @@ from workflows.config import compose_config, config_dir
 
 
 def _cfg(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
+    """The run's config: the ``--params-file`` as it is, else ``conf/`` composed with the overrides."""
+    if getattr(args, "params_file", None):
+        from workflows.config import load_config_file
+        from workflows.errors import ConfigError
+
+        if args.overrides or extra:
+            raise ConfigError(f"overrides {list(extra or []) + list(args.overrides)} cannot change --params-file "
+                              f"'{args.params_file}' (a composed config); edit the file or drop --params-file")
+        return load_config_file(args.params_file)
     return compose_config(list(extra or []) + list(args.overrides), args.config_dir)
+
+
+def _write_json(path: str | None, payload: Any) -> None:
+    """Write ``payload`` as JSON to ``path`` (folders created) if a path is given."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def cmd_space(args: argparse.Namespace) -> int:
@@ -33,20 +50,32 @@ def cmd_search(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
     study = search(ctx, show_progress=not args.no_progress)
-    print_summary(build_summary(ctx, study, None, time.perf_counter() - started), args.json)
+    summary = build_summary(ctx, study, None, time.perf_counter() - started)
+    if args.best_file:
+        from workflows.errors import WorkflowError
+
+        if "best_trial" not in summary:
+            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial that meets the selection rule search.select; "
+                                "relax search.select or search longer (search.n_trials)")
+        _write_json(args.best_file, {"study": ctx.ws.study_name, "trial": summary["best_trial"],
+                                     "params": summary["best_params"]})
+    print_summary(summary, args.json)
     return 0
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    """Retrain the study's best (or a chosen) trial, register it and print the summary."""
+    """Retrain the study's best (or a chosen) trial, register it (unless --no-register) and print the summary."""
     import time
 
     from nas.selection import select_trial
     from nas.study import open_study
     from workflows.errors import WorkflowError
-    from workflows.pipeline import prepare, retrain_and_register
+    from workflows.pipeline import prepare, register_result, retrain_model
     from workflows.summary import build_summary, print_summary, write_metrics
 
+    if not args.register and not args.model_out:
+        raise WorkflowError("--no-register needs --model-out DIR, else the retrained model would be lost; "
+                            "add --model-out DIR (then 'nasflow register --model-dir DIR') or drop --no-register")
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
     study = open_study(ctx.search_settings)
@@ -58,10 +87,47 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         if args.trial not in trials:
             raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {args.trial}; pick one of 0..{len(trials) - 1}")
         params, number = dict(trials[args.trial].params), args.trial
-    outcome = retrain_and_register(ctx, params, number)
+    result = retrain_model(ctx, params)
+    if args.model_out:
+        from workflows.model_bundle import save_bundle
+
+        save_bundle(Path(args.model_out), ctx, result, number)
+    if not args.register:
+        _write_json(args.metrics_file, {**result.metrics, "params": result.cost.params, "flops": result.cost.flops})
+        saved = {"model_dir": args.model_out, "trial": number, "params": params, "test_accuracy": result.metrics["test_accuracy"],
+                 "wall_time_s": round(time.perf_counter() - started, 2)}
+        print(json.dumps(saved, indent=2, default=str) if args.json else
+              f"retrained trial {number}: test_accuracy {result.metrics['test_accuracy']:.4f}; saved to {args.model_out} "
+              f"(register it with: nasflow register --model-dir {args.model_out})")
+        return 0
+    outcome = {"result": result, "registered": register_result(ctx, result, number)}
     summary = build_summary(ctx, study, outcome, time.perf_counter() - started)
     write_metrics(summary, args.metrics_file)
     print_summary(summary, args.json)
+    return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    """Register a saved retrained model (champion only if better), or name the version that already holds it."""
+    from workflows.pipeline import prepare
+    from workflows.register_step import register_saved
+
+    summary = register_saved(prepare(_cfg(args)), Path(args.model_dir))
+    _write_json(args.metrics_file, {**summary["metrics"], "params": summary["params"], "flops": summary["flops"],
+                                    "version": summary["version"], "alias": summary["alias"]})
+    print(json.dumps(summary, indent=2, default=str) if args.json else summary["message"])
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print (or write with --out) the composed config as YAML: DVC's params.yaml."""
+    from workflows.config import config_yaml
+
+    text = config_yaml(_cfg(args))
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        print(text, end="")
     return 0
 
 
@@ -132,8 +198,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a registered version or a trial as a standalone .py plus weights."""
-    import json
-
     from workflows.exporting import export_architecture
     from workflows.pipeline import prepare
 
@@ -189,8 +253,6 @@ def cmd_data_init(args: argparse.Namespace) -> int:
 
 def cmd_data_check(args: argparse.Namespace) -> int:
     """Validate a data folder; print its content hash and meta-features as JSON."""
-    import json
-
     from nas.data import load_data_folder
 
     data = load_data_folder(Path(args.folder))

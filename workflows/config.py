@@ -57,6 +57,40 @@ def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
     return cfg
 
 
+def load_config_file(path: str | Path) -> Any:
+    """A fully composed config from ``path`` (DVC's ``params.yaml``), validated against the schema like ``conf/``."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from workflows.schema import NasflowConfig
+
+    fix = "regenerate it from conf/ with 'dvc exp run' (Hydra composition) or 'nasflow config --out " + str(path) + "'"
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"params file '{path}' cannot be read ({exc.strerror or exc}); {fix}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"params file '{path}' is not valid YAML ({_explain(exc)}); {fix}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"params file '{path}' holds a {type(loaded).__name__}, not a nasflow config mapping; {fix}")
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(NasflowConfig), loaded)
+        OmegaConf.resolve(cfg)
+    except Exception as exc:  # OmegaConf raises many types; all are the file's content
+        raise ConfigError(f"params file '{path}' is not a valid nasflow config ({_explain(exc)}); {fix}") from None
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"params file '{path}' lacks {', '.join(missing)}; {fix}")
+    return cfg
+
+
+def config_yaml(cfg: Any) -> str:
+    """``cfg`` as YAML, exactly as DVC's Hydra composition writes ``params.yaml``."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(cfg)
+
+
 def available_options(group: str, conf: str | Path | None = None) -> list[str]:
     """The option names of a config group (the YAML files in ``conf/<group>/``)."""
     return sorted(p.stem for p in (config_dir(conf) / group).glob("*.yaml"))

@@ -130,6 +130,30 @@ def dvc_hash(folder: Path) -> str:
         ) from None
 
 
+def tracked_dvc_hash(folder: Path) -> str | None:
+    """DVC's hash of ``folder`` if DVC tracks it: from ``<folder>.dvc``, else from a stage output in ``dvc.lock``.
+
+    None when the folder is in no DVC repository or DVC does not track it. Only files are read (no DVC call).
+    """
+    folder = folder.resolve()
+    if folder.with_name(folder.name + ".dvc").is_file():
+        return dvc_hash(folder)
+    root = next((parent for parent in folder.parents if (parent / ".dvc").is_dir()), None)
+    lock = root / "dvc.lock" if root else None
+    if lock is None or not lock.is_file():
+        return None
+    relative = folder.relative_to(root).as_posix()
+    try:
+        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    except (OSError, yaml.YAMLError) as exc:
+        raise WorkflowError(f"{lock}: cannot be read ({exc}); run 'dvc repro' or 'dvc commit' to write it again") from None
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if str(out.get("path", "")).rstrip("/") == relative and out.get("md5"):
+                return str(out["md5"])
+    return None
+
+
 def init_dataset(dataset: str, folder: Path) -> str:
     """Export bundled ``dataset`` into ``folder`` (if missing) and ``dvc add`` it; returns a one-line report."""
     from nas.data import export_digits

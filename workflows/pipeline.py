@@ -30,8 +30,11 @@ class RunContext:
 
     @property
     def lineage(self) -> dict[str, Any]:
-        """Lineage shared by every record of this run."""
-        return {"study_name": self.ws.study_name, "data_hash": self.data.content_hash, "git_commit": self.commit,
+        """Lineage shared by every record of this run; ``dvc_hash`` is read now, so a ``dvc add`` since counts."""
+        from workflows.data_versioning import tracked_dvc_hash
+
+        return {"study_name": self.ws.study_name, "data_hash": self.data.content_hash,
+                "dvc_hash": tracked_dvc_hash(Path(self.cfg.data.path)), "git_commit": self.commit,
                 "registered_model": self.ws.registered_model}
 
 
@@ -123,22 +126,30 @@ def _champion_scorer(ctx: RunContext) -> Any:
     return score
 
 
-def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: int | None) -> dict[str, Any]:
-    """Retrain ``params`` on train+validation, test once, log and register the model, record it in the KB."""
+def retrain_model(ctx: RunContext, params: dict[str, Any]) -> Any:
+    """Retrain ``params`` on train+validation for ``train.retrain_epochs`` and test it once (nothing recorded)."""
+    from nas.retrain import retrain
+    from nas.training import TrainSettings
+
+    settings = TrainSettings(**{**ctx.train_settings.as_dict(), "epochs": ctx.cfg.train.retrain_epochs})
+    return retrain(ctx.factory, params, ctx.data, settings)
+
+
+def register_result(ctx: RunContext, result: Any, trial_number: int | None,
+                    extra_tags: dict[str, str] | None = None) -> Any:
+    """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB."""
     import mlflow
 
     from knowledge_base import EvaluationRecord
-    from nas.retrain import retrain
-    from nas.training import TrainSettings
     from workflows.kb_records import kb_cost, task_record
     from workflows.registry import log_torch_model, register_version
     from workflows.tracking import ensure_experiment, mlflow_client
 
-    settings = TrainSettings(**{**ctx.train_settings.as_dict(), "epochs": ctx.cfg.train.retrain_epochs})
-    result = retrain(ctx.factory, params, ctx.data, settings)
+    params, settings = dict(result.params), result.settings
     client = mlflow_client(ctx.ws)
     experiment_id = ensure_experiment(client, ctx.ws)
     mlflow.set_tracking_uri(ctx.ws.mlflow_uri)
+    lineage = ctx.lineage
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
             "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash}
     with mlflow.start_run(experiment_id=experiment_id, run_name="retrain", tags=tags) as run:
@@ -149,18 +160,24 @@ def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: 
         x_example, _ = ctx.data.split("test")
         info, fmt = log_torch_model(result.model, x_example, Path(ctx.cfg.model.file))
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
-                        "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or ""}
+                        "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
+                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **(extra_tags or {})}
         registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
                                       version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)
-    kb = open_kb(ctx.ws)
-    kb.record(EvaluationRecord(
-        task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model, params=dict(params),
+    open_kb(ctx.ws).record(EvaluationRecord(
+        task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model, params=params,
         fingerprint=None, cost=kb_cost(result.cost), metrics=result.metrics, settings=settings.as_dict(),
         wall_time_s=result.wall_time_s,
-        lineage={**ctx.lineage, "trial_number": trial_number, "mlflow_run_id": registered.run_id,
+        lineage={**lineage, "trial_number": trial_number, "mlflow_run_id": registered.run_id,
                  "mlflow_model_version": registered.version},
     ))
-    return {"result": result, "registered": registered}
+    return registered
+
+
+def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: int | None) -> dict[str, Any]:
+    """Retrain ``params`` on train+validation, test once, log and register the model, record it in the KB."""
+    result = retrain_model(ctx, params)
+    return {"result": result, "registered": register_result(ctx, result, trial_number)}
 
 
 def run(cfg: Any, show_progress: bool = True) -> dict[str, Any]:

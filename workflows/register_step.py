@@ -1,0 +1,47 @@
+"""Register a saved retrained model (``nasflow register``, DVC's ``register`` stage): one version per model.
+
+A model whose bytes are already registered (tag ``model_hash``) is not registered again: the answer names the
+version. That is what happens when DVC's run cache restores the ``retrain`` stage's model (data or params back
+to an earlier state): the ``register`` stage still runs (its outputs are ``persist``, so the run cache never
+stands in for it) and says which version holds that model, as ``nasflow watch`` does for reverted data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+MODEL_HASH_TAG = "model_hash"
+
+
+def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
+    """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
+    from workflows.model_bundle import load_bundle
+    from workflows.pipeline import register_result
+    from workflows.tracking import mlflow_client
+
+    saved = load_bundle(folder, ctx)
+    result, name = saved.result, ctx.ws.registered_model
+    client = mlflow_client(ctx.ws)
+    summary: dict[str, Any] = {
+        "registered_model": name, "model_hash": saved.model_hash, "data_hash": ctx.data.content_hash,
+        "dvc_hash": ctx.lineage["dvc_hash"], "trial": saved.trial_number, "test_accuracy": result.metrics["test_accuracy"],
+        "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "params": result.cost.params,
+        "flops": result.cost.flops,
+    }
+    existing = sorted((v for v in client.search_model_versions(f"name='{name}' and tags.{MODEL_HASH_TAG}='{saved.model_hash}'")),
+                      key=lambda v: int(v.version))
+    if existing:
+        version = existing[0]
+        aliases = client.get_model_version(name, version.version).aliases
+        return {**summary, "status": "matched", "version": str(version.version), "alias": ",".join(aliases) or "none",
+                "model_uri": f"models:/{name}/{version.version}",
+                "message": f"this model ({saved.model_hash[:12]}) is already version {version.version} of '{name}'; "
+                           "no new version registered"}
+    registered = register_result(ctx, result, saved.trial_number, {MODEL_HASH_TAG: saved.model_hash})
+    summary.update(status="registered", version=registered.version, alias=registered.alias, model_uri=registered.uri,
+                   message=f"registered version {registered.version} of '{name}' as {registered.alias}")
+    if registered.previous_champion is not None:
+        summary["previous_champion"] = {"version": registered.previous_champion,
+                                        "test_accuracy": registered.previous_champion_accuracy}
+    return summary
