@@ -109,10 +109,12 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 def cmd_register(args: argparse.Namespace) -> int:
     """Register a saved retrained model (champion only if better), or name the version that already holds it."""
+    from workflows.model_bundle import require_bundle
     from workflows.pipeline import prepare
     from workflows.register_step import register_saved
 
-    summary = register_saved(prepare(_cfg(args)), Path(args.model_dir))
+    folder = require_bundle(Path(args.model_dir))
+    summary = register_saved(prepare(_cfg(args)), folder)
     _write_json(args.metrics_file, {**summary["metrics"], "params": summary["params"], "flops": summary["flops"],
                                     "version": summary["version"], "alias": summary["alias"]})
     print(json.dumps(summary, indent=2, default=str) if args.json else summary["message"])

@@ -47,6 +47,17 @@ def bundle_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def _fix(folder: Path) -> str:
+    return f"retrain first: 'nasflow retrain --model-out {folder} --no-register' (DVC: 'dvc repro retrain')"
+
+
+def require_bundle(folder: Path) -> Path:
+    """``folder`` if it holds a saved model, else a clear error (checked before any data is loaded)."""
+    if not (folder / WEIGHTS).is_file() or not (folder / META).is_file():
+        raise WorkflowError(f"'{folder}' holds no retrained model ({WEIGHTS} and {META}); {_fix(folder)}")
+    return folder
+
+
 def load_bundle(folder: Path, ctx: Any) -> SavedModel:
     """The bundle in ``folder``, rebuilt with ``ctx``'s model factory; it must be of ``ctx``'s model and data."""
     import torch
@@ -55,9 +66,7 @@ def load_bundle(folder: Path, ctx: Any) -> SavedModel:
     from nas.retrain import RetrainResult
     from nas.training import TrainSettings
 
-    fix = f"retrain first: 'nasflow retrain --model-out {folder} --no-register' (DVC: 'dvc repro retrain')"
-    if not (folder / WEIGHTS).is_file() or not (folder / META).is_file():
-        raise WorkflowError(f"'{folder}' holds no retrained model ({WEIGHTS} and {META}); {fix}")
+    fix = _fix(require_bundle(folder))
     try:
         meta = json.loads((folder / META).read_text())
         params, trial = dict(meta["params"]), meta["trial"]
