@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+COST_ATTR = "cost"  #: the trial user attribute holding the built model's cost figures (one storage write)
 #: constraint name -> the cost figure it limits
 LIMITS = {"max_params": "params", "max_flops": "flops", "max_latency_ms": "latency_ms", "max_memory_mb": "memory_mb"}
 

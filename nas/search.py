@@ -9,6 +9,7 @@ from typing import Any, Callable, Protocol
 
 import torch
 
+from nas.constraints import COST_ATTR
 from nas.cost import measure_cost
 from nas.errors import NasError
 from nas.factory import ModelFactory
@@ -103,14 +104,14 @@ class _Objective:
         started = time.perf_counter()
         seed = self.train_settings.seed + trial.number
         multi = self.settings.multi_objective
+        last_epoch = self.train_settings.epochs
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             result.history.append(metrics)
-            trial.set_user_attr("epochs_run", epoch + 1)
             self.observer.epoch_ended(trial.number, epoch, metrics)
             if not multi:
                 trial.report(metrics[self.settings.metric], epoch)
-                if trial.should_prune():
+                if epoch + 1 < last_epoch and trial.should_prune():  # a fully trained trial is kept, never pruned
                     raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
         try:
@@ -118,8 +119,7 @@ class _Objective:
             model = self.factory.build(params)
             result.cost = measure_cost(model, self.example)
             cost = result.cost.as_dict()
-            for key, value in cost.items():
-                trial.set_user_attr(key, value)
+            trial.set_user_attr(COST_ATTR, cost)
             for name, margin in self.settings.constraints.margins(cost).items():
                 trial.set_constraint(name, margin)
             violations = self.settings.constraints.violations(cost)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.constraints import COST_ATTR
 from nas.errors import SearchError
 from nas.study import SearchSettings
 
@@ -30,7 +31,7 @@ def select_trial(study: Any, settings: SearchSettings) -> Any:
             f"study '{study.study_name}' has no completed feasible trial; run 'nasflow search' first, "
             "raise search.n_trials or relax search.constraints"
         )
-    allowed = [t for t in candidates if not settings.select.violations(t.user_attrs)]
+    allowed = [t for t in candidates if not settings.select.violations(t.user_attrs.get(COST_ATTR, {}))]
     if not allowed:
         rule = ", ".join(f"{k} {v:g}" for k, v in settings.select.active().items())
         raise SearchError(f"no trial of study '{study.study_name}' meets search.select ({rule}); relax the rule")
@@ -48,7 +49,7 @@ def pruning_report(study: Any, epochs: int) -> dict[str, int]:
     from optuna.trial import TrialState
 
     pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
-    saved = sum(epochs - int(t.user_attrs.get("epochs_run", 0)) for t in pruned)
+    saved = sum(epochs - len(t.intermediate_values) for t in pruned)
     reused = sum(1 for t in study.get_trials(deepcopy=False) if "reused_from" in t.user_attrs)
     return {"pruned": len(pruned), "epochs_saved": saved, "reused": reused,
             "infeasible": sum(1 for t in pruned if "constraint_violation" in t.user_attrs)}

@@ -86,13 +86,14 @@ def make_storage(url: str | None) -> Any:
     """An Optuna storage for ``url``: in-memory (None), a journal file, or an RDB (SQLite, PostgreSQL) with heartbeat."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-    from optuna.storages.journal import JournalFileBackend
+
+    from nas.journal import LocalJournalFile
 
     if url is None:
         return None
     if is_journal(url):
         path = url.split("://", 1)[1] if "://" in url else url.removeprefix("journal:")
-        return JournalStorage(JournalFileBackend(path))
+        return JournalStorage(LocalJournalFile(path))
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}

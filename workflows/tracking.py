@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from nas.observer import SearchObserver, TrialResult
+from workflows.errors import WorkflowError
 from workflows.workspace import Workspace
 
 RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
@@ -17,7 +19,20 @@ def mlflow_client(ws: Workspace) -> Any:
     """An ``MlflowClient`` on the workspace store (tracking and registry)."""
     from mlflow import MlflowClient
 
+    _new_sqlite_in_wal_mode(ws.mlflow_uri)
     return MlflowClient(tracking_uri=ws.mlflow_uri, registry_uri=ws.mlflow_uri)
+
+
+def _new_sqlite_in_wal_mode(uri: str) -> None:
+    """Create a new SQLite store in WAL mode (kept by the file): readers such as the UI never block writes."""
+    import sqlite3
+
+    path = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def ensure_experiment(client: Any, ws: Workspace) -> str:
@@ -50,8 +65,28 @@ def _param_batch(params: dict[str, Any]) -> list[Any]:
     return [Param(str(k), str(v)[:6000]) for k, v in params.items()]
 
 
+class TrialRunIds:
+    """Trial number -> MLflow run id; a look-up waits until the background writer has created that run."""
+
+    def __init__(self) -> None:
+        self.futures: dict[int, Future] = {}
+
+    def get(self, number: int, default: str | None = None) -> str | None:
+        future = self.futures.get(number)
+        if future is None:
+            return default
+        try:
+            return future.result()
+        except Exception:  # the writer keeps the error and raises it on the search's next MLflow call
+            return default
+
+
 class MlflowSearchObserver(SearchObserver):
-    """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials."""
+    """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials.
+
+    Trial runs are written by one background thread, in order, so a trial never waits for the tracking
+    store: the calls overlap with training. An MLflow error is raised at the next trial (or at the end).
+    """
 
     def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
                  parent_run_id: str | None = None) -> None:
@@ -59,8 +94,33 @@ class MlflowSearchObserver(SearchObserver):
         self.tags, self.params = tags, params
         self.parent_id = parent_run_id
         self.owns_parent = parent_run_id is None  # a worker logs under the parent run of its coordinator
-        self.trial_runs: dict[int, str] = {}  # trial number -> run id, kept for lineage
+        self.trial_runs = TrialRunIds()  # kept for lineage
         self.open_runs: set[str] = set()
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nasflow-mlflow")
+        self.error: BaseException | None = None
+
+    def _submit(self, fn: Any, *args: Any) -> Future:
+        self._raise_error()
+        return self.writer.submit(self._kept_error, fn, *args)
+
+    def _kept_error(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn`` in the writer thread, keeping its error (before its future completes) for the search."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            self.error = self.error or exc
+            raise
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise WorkflowError(f"MLflow logging to {self.client.tracking_uri} failed: {error}; "
+                                "check tracking.uri (completed trials are kept in the study)") from error
+
+    def flush(self) -> None:
+        """Wait until every queued MLflow call is written; raise the first error one of them met."""
+        self.writer.submit(lambda: None).result()
+        self._raise_error()
 
     def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
         from mlflow.entities import RunTag
@@ -73,21 +133,27 @@ class MlflowSearchObserver(SearchObserver):
                               tags=[RunTag("nasflow.trials_done_before", str(n_done))])
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:
+        self.trial_runs.futures[number] = self._submit(self._create_trial_run, number)
+
+    def _create_trial_run(self, number: int) -> str:
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"trial-{number}",
             tags={**self.tags, "mlflow.parentRunId": self.parent_id, "nasflow.kind": "trial", "nasflow.trial": str(number)},
         )
-        self.trial_runs[number] = run.info.run_id
         self.open_runs.add(run.info.run_id)
+        return run.info.run_id
 
     def trial_ended(self, result: TrialResult) -> None:
+        if result.number in self.trial_runs.futures:
+            self._submit(self._log_trial, result)
+
+    def _log_trial(self, result: TrialResult) -> None:
         from mlflow.entities import Metric, RunTag
 
         run_id = self.trial_runs.get(result.number)
         if run_id not in self.open_runs:
             return
-        self.open_runs.discard(run_id)
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, step) for step, row in enumerate(result.history) for k, v in row.items()]
         if result.cost is not None:
@@ -96,6 +162,7 @@ class MlflowSearchObserver(SearchObserver):
         tags = [RunTag("nasflow.state", result.state)] + ([RunTag("nasflow.error", result.error[:5000])] if result.error else [])
         self.client.log_batch(run_id, metrics=metrics, params=_param_batch(result.params), tags=tags)
         self.client.set_terminated(run_id, RUN_STATUS[result.state])
+        self.open_runs.discard(run_id)
 
     def search_ended(self, study: Any) -> None:
         from mlflow.entities import Metric
@@ -103,6 +170,7 @@ class MlflowSearchObserver(SearchObserver):
         from workflows.plots import save_study_plots
         from workflows.summary import trial_counts
 
+        self.flush()
         if self.parent_id is None or not self.owns_parent:
             return
         now = int(time.time() * 1000)
@@ -115,6 +183,8 @@ class MlflowSearchObserver(SearchObserver):
 
     def abort(self) -> None:
         """Mark every open run FAILED (the search raised or was interrupted)."""
+        self.writer.shutdown(wait=True)
+        self.error = None
         for run_id in list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else []):
             self.client.set_terminated(run_id, "FAILED")
         self.open_runs.clear()

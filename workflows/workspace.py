@@ -10,7 +10,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Workspace:
-    """One folder (ignored by git) for the Optuna study, MLflow store and artifacts, and the knowledge base."""
+    """One folder (ignored by git) for the Optuna study, MLflow store and artifacts, and the knowledge base.
+
+    The study defaults to a journal file: one append per write, shared safely by worker processes.
+    """
 
     root: Path
     model: str
@@ -38,8 +41,7 @@ class Workspace:
             root=root,
             model=model,
             data=data,
-            optuna_url=cfg.search.storage or (f"sqlite:///{root / 'optuna.db'}" if cfg.search.workers <= 1
-                                               else f"journal:///{root / 'optuna.journal'}"),
+            optuna_url=cfg.search.storage or f"journal:///{root / 'optuna.journal'}",
             mlflow_uri=cfg.tracking.uri or f"sqlite:///{root / 'mlflow.db'}",
             kb_url=cfg.kb.url or f"sqlite:///{root / 'kb.db'}",
             study_name=cfg.search.study_name or pair,

@@ -48,7 +48,7 @@ def test_violating_configurations_never_reach_training(factory, digits) -> None:
     feasible = [r for r in recorder.results if r.cost.params <= limit]
     assert all(r.number in recorder.trained for r in feasible if r.state == "complete")
     assert pruning_report(study, 1)["infeasible"] == len(violating)
-    assert select_trial(study, settings).user_attrs["params"] <= limit
+    assert select_trial(study, settings).user_attrs["cost"]["params"] <= limit
 
 
 def test_pareto_search_trades_accuracy_against_parameters(factory, digits) -> None:

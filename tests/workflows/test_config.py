@@ -41,7 +41,7 @@ def test_bad_overrides_are_config_errors(override: str, message: str) -> None:
 def test_workspace_resolves_every_store_under_one_folder(tmp_path: Path) -> None:
     cfg = compose_config([f"workspace={tmp_path / 'ws'}"], CONF)
     ws = Workspace.from_config(cfg)
-    assert ws.optuna_url == f"sqlite:///{tmp_path / 'ws' / 'optuna.db'}"
+    assert ws.optuna_url == f"journal:///{tmp_path / 'ws' / 'optuna.journal'}"
     assert ws.mlflow_uri.endswith("ws/mlflow.db") and ws.kb_url.endswith("ws/kb.db")
     assert (ws.study_name, ws.experiment, ws.registered_model) == ("digits_cnn-digits", "nasflow-digits_cnn-digits",
                                                                     "digits_cnn-digits")

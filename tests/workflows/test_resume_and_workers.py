@@ -12,6 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from nas.study import make_storage
 from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
 
 pytestmark = pytest.mark.slow
@@ -37,16 +38,16 @@ def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, wor
             "search.pruner=none", "search.sampler=random", "train.epochs=5"]
     proc = subprocess.Popen([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    storage = f"sqlite:///{workspace / 'optuna.db'}"
+    journal = workspace / "optuna.journal"
     deadline, victim = time.monotonic() + 300, None
     while victim is None and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.3)
         try:
-            study = optuna.load_study(study_name=STUDY, storage=storage)
+            study = optuna.load_study(study_name=STUDY, storage=make_storage(f"journal:///{journal}"))
         except Exception:  # the study does not exist yet
             continue
         running = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                   if t.user_attrs.get("epochs_run", 0) >= 1]
+                   if t.intermediate_values]
         if running and finished(study) >= 1:
             victim = running[0]
     assert victim is not None, "the search never reached a second trial mid-training"
@@ -54,7 +55,7 @@ def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, wor
     proc.wait()
 
     summary = summary_of(nasflow(*args))
-    study = optuna.load_study(study_name=STUDY, storage=storage)
+    study = optuna.load_study(study_name=STUDY, storage=make_storage(f"journal:///{journal}"))
     assert finished(study) == 3
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     assert [t.number for t in failed] == [victim.number]
@@ -68,8 +69,7 @@ def test_four_workers_on_a_brand_new_workspace(nasflow, workspace: Path, digits_
     summary = summary_of(nasflow("search", "--json", "--no-progress", f"data.path={digits_folder}", "search.workers=4",
                                  "search.n_trials=10", "train.epochs=1", "search.pruner=none"))
     assert summary["optuna_storage"].startswith("journal:///")
-    study = optuna.load_study(study_name=STUDY, storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(workspace / "optuna.journal"))))
+    study = optuna.load_study(study_name=STUDY, storage=make_storage(f"journal:///{workspace / 'optuna.journal'}"))
     assert finished(study) == 10 and len(study.trials) == 10
     workers = {t.user_attrs["worker"].split(":")[1] for t in study.trials}
     assert len(workers) >= 2, "trials ran in several processes"

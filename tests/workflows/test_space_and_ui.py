@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from optuna import load_study
 
+from nas.study import make_storage
 from tests.workflows.conftest import NASFLOW, REPO, cli_env, free_port, summary_of, wait_for_http
 
 
@@ -42,9 +44,7 @@ def test_space_is_written_read_back_and_searched(nasflow, conf_copy: Path, digit
     space_file.write_text(yaml.safe_dump(space))
     summary = summary_of(nasflow("search", "--json", "--no-progress", "model=my_cnn", "search.n_trials=3",
                                  "train.epochs=1", f"data.path={digits_folder}", NASFLOW_CONFIG_DIR=str(conf_copy)))
-    from optuna import load_study
-
-    study = load_study(study_name=summary["study"], storage=summary["optuna_storage"])
+    study = load_study(study_name=summary["study"], storage=make_storage(summary["optuna_storage"]))
     assert len(study.trials) == 3
     for trial in study.trials:
         assert trial.params["depth"] == 1 and 4 <= trial.params["channels"] <= 6 and "activation" not in trial.params

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nas.study import make_storage
 from tests.workflows.conftest import NASFLOW, REPO, cli_env
 from tests.workflows.dvc_repo import copy_images, git, make_repo
 from workflows.errors import WorkflowError
@@ -193,7 +194,7 @@ def test_research_starts_a_study_per_data_hash_warm_started_from_the_champion(da
     (line,) = data.watch(research=True)[1:-1]
 
     assert f"searched study '{study_name}' (warm-started with" in line and "→ v" in line
-    study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{data.workspace / 'optuna.db'}")
+    study = optuna.load_study(study_name=study_name, storage=make_storage(f"journal:///{data.workspace / 'optuna.journal'}"))
     first = study.trials[0].params
     assert {f"arch.{k}": str(v) for k, v in first.items()} == {k: v for k, v in champion_params.items()
                                                               if k.startswith("arch.")}

@@ -1,0 +1,65 @@
+"""MLflow tracking of a search: trial runs written by the background writer, in order, errors surfaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from nas.observer import TrialResult
+from workflows.errors import WorkflowError
+from workflows.tracking import MlflowSearchObserver
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> tuple[MlflowClient, str]:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return client, client.create_experiment("search", artifact_location=(tmp_path / "artifacts").as_uri())
+
+
+def result(number: int, state: str = "complete") -> TrialResult:
+    history = [{"val_accuracy": 0.5 + 0.1 * epoch, "train_loss": 1.0 - 0.2 * epoch} for epoch in range(3)]
+    return TrialResult(number, state, {"channels": 8 + number}, history, dict(history[-1]), wall_time_s=1.5)
+
+
+def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(store) -> None:
+    client, experiment = store
+    tracker = MlflowSearchObserver(client, experiment, {"nasflow.study": "s"}, {"search.n_trials": 3})
+    tracker.search_started("s", 3, 0)
+    for number, state in enumerate(["complete", "pruned", "failed"]):
+        tracker.trial_started(number, {"channels": 8 + number})
+        tracker.trial_ended(result(number, state))
+    assert tracker.trial_runs.get(1) is not None  # the KB lineage waits for the run to exist
+    tracker.flush()
+
+    runs = {r.data.tags["nasflow.trial"]: r for r in client.search_runs(
+        [experiment], "tags.`nasflow.kind` = 'trial'")}
+    assert {n: r.info.status for n, r in runs.items()} == {"0": "FINISHED", "1": "KILLED", "2": "FAILED"}
+    history = client.get_metric_history(runs["2"].info.run_id, "val_accuracy")
+    assert [m.step for m in history] == [0, 1, 2] and history[-1].value == pytest.approx(0.7)
+    assert runs["1"].data.params == {"channels": "9"}
+    assert all(r.data.tags["mlflow.parentRunId"] == tracker.parent_id for r in runs.values())
+    assert tracker.trial_runs.get(0) == runs["0"].info.run_id
+
+
+def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(store) -> None:
+    client, experiment = store
+    tracker = MlflowSearchObserver(client, experiment, {}, {})
+    tracker.search_started("s", 2, 0)
+    client.delete_experiment(experiment)  # every new run now fails in the store
+    tracker.trial_started(0, {})
+    assert tracker.trial_runs.get(0) is None
+    with pytest.raises(WorkflowError, match=r"MLflow logging to sqlite:///.*mlflow\.db failed: .*check tracking\.uri"):
+        tracker.trial_started(1, {})
+
+
+def test_abort_marks_the_open_trial_run_and_the_search_run_failed(store) -> None:
+    client, experiment = store
+    tracker = MlflowSearchObserver(client, experiment, {}, {})
+    tracker.search_started("s", 2, 0)
+    parent = tracker.parent_id
+    tracker.trial_started(0, {})  # interrupted before it ended
+    tracker.abort()
+    statuses = {r.info.run_id: r.info.status for r in client.search_runs([experiment])}
+    assert statuses[parent] == "FAILED" and list(statuses.values()) == ["FAILED", "FAILED"]
