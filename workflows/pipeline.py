@@ -149,6 +149,7 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     client = mlflow_client(ctx.ws)
     experiment_id = ensure_experiment(client, ctx.ws)
     mlflow.set_tracking_uri(ctx.ws.mlflow_uri)
+    mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
             "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash}
