@@ -14,6 +14,7 @@ from nas.fingerprint import fingerprint
 from nas.model_file import ModelSpec, load_model_class
 from nas.observer import Observers, SearchObserver, TrialResult
 from nas.retrain import RetrainResult, retrain
+from nas.samplers import LocalSearchSampler
 from nas.search import Evaluator, TrainingEvaluator, fingerprint_key, params_key, run_search
 from nas.selection import best_params, pareto_front, pruning_report, select_trial
 from nas.space import Dimension, SearchSpace
@@ -28,6 +29,7 @@ __all__ = [
     "Dataset",
     "Dimension",
     "Evaluator",
+    "LocalSearchSampler",
     "ModelCost",
     "ModelFactory",
     "ModelFileError",

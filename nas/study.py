@@ -8,7 +8,7 @@ from typing import Any
 from nas.constraints import Constraints
 from nas.errors import SearchError
 
-SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
+SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 COST_OBJECTIVES = ("params", "flops", "latency_ms", "memory_mb")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
@@ -44,10 +44,18 @@ class SearchSettings:
 
 
 def make_sampler(name: str, seed: int, multi_objective: bool = False) -> Any:
-    """The seeded Optuna sampler called ``name``."""
+    """The seeded Optuna sampler called ``name``.
+
+    ``local`` (the default) is :class:`nas.samplers.LocalSearchSampler` (random start, then local search around
+    the best trials); a Pareto search has no single best trial, so there it is multivariate TPE.
+    """
     import optuna
 
-    if name == "tpe":
+    if name == "local" and not multi_objective:
+        from nas.samplers import LocalSearchSampler
+
+        return LocalSearchSampler(seed=seed)
+    if name in ("local", "tpe"):
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)

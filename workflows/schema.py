@@ -10,6 +10,7 @@ from omegaconf import MISSING
 
 
 class Sampler(str, Enum):
+    local = "local"
     tpe = "tpe"
     random = "random"
     gp = "gp"

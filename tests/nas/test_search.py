@@ -77,7 +77,7 @@ def test_empty_study_and_bad_names_are_clear(tmp_path: Path) -> None:
 
     with pytest.raises(SearchError, match=r"study 'empty' has no completed feasible trial; run 'nasflow search' first"):
         best_params(optuna.create_study(study_name="empty"))
-    with pytest.raises(SearchError, match=r"unknown sampler 'anneal'; use one of tpe, random, gp, cmaes"):
+    with pytest.raises(SearchError, match=r"unknown sampler 'anneal'; use one of local, tpe, random, gp, cmaes"):
         make_sampler("anneal", 0)
     with pytest.raises(SearchError, match=r"unknown pruner 'early'"):
         make_pruner("early")

@@ -17,7 +17,7 @@ CONF = REPO / "conf"
 def test_defaults_compose_every_group() -> None:
     cfg = compose_config([], CONF)
     assert cfg.model.class_name == "DigitsCNN" and cfg.data.name == "digits"
-    assert cfg.search.n_trials == 20 and cfg.search.sampler.value == "tpe"
+    assert cfg.search.n_trials == 20 and cfg.search.sampler.value == "local"
     assert cfg.space.dimensions is None  # no conf/space/digits_cnn.yaml: the space is extracted from the file
     assert set(available_options("experiment", CONF)) >= {"quick", "thorough"}
 

@@ -1,0 +1,190 @@
+"""nasflow's default sampler: a seeded random start, then best-first local search with restarts.
+
+Architecture spaces are rugged but local: their best configurations tend to be one edit apart (White et al.,
+"Local search is state of the art for neural architecture search benchmarks", 2020). After ``n_random``
+uniform samples, :class:`LocalSearchSampler` proposes an untried neighbour of the best completed trial that
+is still a candidate local optimum, i.e. no completed neighbour of it did as well. A neighbour changes one
+discrete dimension: a categorical one to another choice, an integer range of at most ``FEW_VALUES`` values
+to an adjacent value. Among the trial's untried neighbours it takes the one a Parzen density ratio ranks
+highest (TPE's acquisition, one factor per dimension: the top ``gamma`` share of completed trials against
+the rest). Continuous dimensions (floats, wide or log integer ranges) are left to multivariate TPE, which
+samples them for every local proposal.
+
+Once every neighbour of the incumbent is tried without improvement, the next best undominated trial (one of
+the random start, or the top of a climb of its own) is expanded, so a search stuck on a local optimum restarts
+from elsewhere; when there is none, TPE proposes a new start, else an untried neighbour of any trial.
+
+A configuration already tried (completed, pruned, failed, or running in another worker) is never proposed
+again while an untried neighbour of a tried one exists (in a finite space: until every configuration was
+tried), so no trial of the budget is spent on a duplicate. Multi-objective studies are handed to TPE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+FEW_VALUES = 16  # integer dimensions with at most this many values move to the adjacent values
+Key = tuple[Any, ...]
+
+
+class LocalSearchSampler(BaseSampler):
+    """Random start, then best-first local search over untried one-dimension neighbours (single objective).
+
+    ``n_random`` is the number of trials (the study's enqueued first trials included) sampled uniformly
+    among untried configurations; ``gamma`` the share of completed trials forming the "good" density that
+    ranks neighbours.
+    """
+
+    def __init__(self, seed: int | None = None, n_random: int = 10, gamma: float = 0.15) -> None:
+        self._rng = np.random.RandomState(seed)
+        self._tpe = TPESampler(seed=seed, multivariate=True)
+        self._space = IntersectionSearchSpace(include_pruned=True)
+        self.n_random, self.gamma = n_random, gamma
+
+    def reseed_rng(self) -> None:
+        self._rng.seed()
+        self._tpe.reseed_rng()
+
+    def infer_relative_search_space(self, study: Any, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        if len(study.directions) > 1:
+            return self._tpe.infer_relative_search_space(study, trial)
+        return {name: dist for name, dist in self._space.calculate(study).items() if not dist.single()}
+
+    def sample_relative(self, study: Any, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        if len(study.directions) > 1:
+            return self._tpe.sample_relative(study, trial, search_space)
+        if not search_space:
+            return {}
+        names = sorted(search_space)
+        others = [t for t in study.get_trials(deepcopy=False)
+                  if t.number != trial.number and all(n in t.params for n in names)]
+        tried = {_key(t.params, names, search_space) for t in others}
+        complete = [t for t in others if t.state == TrialState.COMPLETE]
+        if len(others) >= self.n_random and complete:
+            discrete = [n for n in names if _is_discrete(search_space[n])]
+            for undominated in (True, False):
+                proposal = self._local(study, discrete, search_space, others, complete, undominated) if discrete else {}
+                if proposal:
+                    rest = {n: d for n, d in search_space.items() if n not in proposal}
+                    return {**proposal, **(self._tpe.sample_relative(study, trial, rest) if rest else {})}
+                for _ in range(10 if undominated else 0):
+                    proposal = self._tpe.sample_relative(study, trial, search_space)
+                    if proposal and _key(proposal, names, search_space) not in tried:
+                        return proposal
+        return self._untried_random(names, search_space, tried)
+
+    def sample_independent(self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
+        return self._tpe.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: Any, trial: FrozenTrial) -> None:
+        self._tpe.before_trial(study, trial)
+
+    def after_trial(self, study: Any, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        self._tpe.after_trial(study, trial, state, values)
+
+    def _untried_random(self, names: list[str], space: dict[str, BaseDistribution], tried: set[Key]) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for _ in range(100):
+            params = {n: _uniform(space[n], self._rng) for n in names}
+            if _key(params, names, space) not in tried:
+                break
+        return params
+
+    def _local(self, study: Any, names: list[str], space: dict[str, BaseDistribution], others: list[FrozenTrial],
+               complete: list[FrozenTrial], undominated: bool) -> dict[str, Any]:
+        """The best-ranked untried neighbour, over the discrete dimensions ``names``, of the best (undominated)
+        trial that has one ({} if none has)."""
+        tried = {_key(t.params, names, space) for t in others}
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        ranked = sorted(complete, key=lambda t: (-sign * t.value, t.number))
+        keys = [_key(t.params, names, space) for t in ranked]
+        score = self._density_ratio(names, space, ranked)
+        for i, parent in enumerate(ranked):
+            if undominated and any(sum(a != b for a, b in zip(keys[i], keys[j])) == 1 for j in range(i)):
+                continue  # a neighbour did at least as well: not a local optimum, its climb went on from there
+            options = [child for name in names for value in _moves(space[name], parent.params[name])
+                       if _key(child := {**{n: parent.params[n] for n in names}, name: value}, names, space) not in tried]
+            if options:
+                scores = np.array([score(child) for child in options]) + 1e-9 * self._rng.uniform(size=len(options))
+                return options[int(np.argmax(scores))]
+        return {}
+
+    def _density_ratio(self, names: list[str], space: dict[str, BaseDistribution],
+                       ranked: list[FrozenTrial]) -> Callable[[dict[str, Any]], float]:
+        """log l(x) - log g(x), one Parzen factor per dimension: l over the top ``gamma`` trials, g the rest."""
+        n_good = max(1, math.ceil(self.gamma * len(ranked)))
+        good, bad = ranked[:n_good], ranked[n_good:]
+
+        def log_density(trials: list[FrozenTrial], name: str, value: Any) -> float:
+            dist = space[name]
+            if isinstance(dist, CategoricalDistribution):  # frequencies with one uniform prior observation
+                count = sum(1 for t in trials if t.params[name] == value)
+                return math.log((count + 1.0 / len(dist.choices)) / (len(trials) + 1.0))
+            u = _to_unit(dist, value)  # Gaussian kernels plus a wide prior kernel at the centre
+            points = np.array([_to_unit(dist, t.params[name]) for t in trials] + [0.5])
+            width = np.array([max(1.0 / (1 + len(trials)), 0.05)] * len(trials) + [1.0])
+            return float(np.log(np.mean(np.exp(-0.5 * ((u - points) / width) ** 2) / width) + 1e-12))
+
+        def score(params: dict[str, Any]) -> float:
+            return sum(log_density(good, n, params[n]) - log_density(bad, n, params[n]) for n in names)
+
+        return score
+
+
+def _is_discrete(dist: BaseDistribution) -> bool:
+    """Whether local search moves this dimension: choices, and linear integer ranges of few values."""
+    return isinstance(dist, CategoricalDistribution) or (
+        isinstance(dist, IntDistribution) and not dist.log and (dist.high - dist.low) // dist.step + 1 <= FEW_VALUES)
+
+
+def _moves(dist: BaseDistribution, value: Any) -> list[Any]:
+    """The values a neighbour may take in a discrete dimension: every other choice, or the adjacent integers."""
+    if isinstance(dist, CategoricalDistribution):
+        return [c for c in dist.choices if c != value]
+    return [v for v in (value - dist.step, value + dist.step) if dist.low <= v <= dist.high]
+
+
+def _uniform(dist: BaseDistribution, rng: np.random.RandomState) -> Any:
+    """A uniform sample (every value of a linear integer range equally likely; log ranges uniform in the log)."""
+    if isinstance(dist, IntDistribution) and not dist.log:
+        return int(dist.low + dist.step * rng.randint((dist.high - dist.low) // dist.step + 1))
+    return _from_unit(dist, rng.uniform())
+
+
+def _to_unit(dist: Any, value: Any) -> float:
+    """A numeric value mapped to [0, 1] (log scale for log distributions)."""
+    low, high = float(dist.low), float(dist.high)
+    if high == low:
+        return 0.5
+    if dist.log:
+        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
+    return (float(value) - low) / (high - low)
+
+
+def _from_unit(dist: BaseDistribution, u: float) -> Any:
+    """The distribution's value at ``u`` in [0, 1] (a choice for categorical; on the step grid for numeric)."""
+    if isinstance(dist, CategoricalDistribution):
+        return dist.choices[min(int(u * len(dist.choices)), len(dist.choices) - 1)]
+    assert isinstance(dist, (IntDistribution, FloatDistribution))
+    low, high = float(dist.low), float(dist.high)
+    x = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if dist.log else low + u * (high - low)
+    if isinstance(dist, IntDistribution):
+        return int(min(max(dist.low + round((x - dist.low) / dist.step) * dist.step, dist.low), dist.high))
+    if dist.step is not None:
+        x = low + round((x - low) / dist.step) * dist.step
+    return float(min(max(x, low), high))
+
+
+def _key(params: dict[str, Any], names: list[str], space: dict[str, BaseDistribution]) -> Key:
+    """A hashable identity of a configuration (numeric values rounded in the unit cube)."""
+    return tuple(params[n] if isinstance(space[n], CategoricalDistribution) else round(_to_unit(space[n], params[n]), 6)
+                 for n in names)
