@@ -86,6 +86,7 @@ def run(quick: bool = False, seeds: int | None = None, methods: tuple[str, ...] 
 def _note(method: str, stats: dict[str, Any], n_seeds: int) -> str:
     trials = f"{stats['trials_mean']:.0f} trials for {stats['evaluations_mean']:.0f} evaluations"
     if method == "nasflow":
-        return (f"{n_seeds} seeds, sampler 'tpe', fingerprint reuse; first trial a seeded random cell, not the model "
-                f"file's default (the table's #2 cell, test 94.36: with it every budget scores >= 94.36); {trials}")
+        return (f"{n_seeds} seeds, sampler 'local' (the default), fingerprint reuse; first trial a seeded random cell, "
+                f"not the model file's default (the table's #2 cell, test 94.36: with it every budget scores >= 94.36); "
+                f"{trials}")
     return f"{n_seeds} seeds; {trials}"

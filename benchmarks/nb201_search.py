@@ -152,7 +152,7 @@ class _TrialCounter:
 
 def search_nasflow(seed: int, budget: int, signal: str = "cifar10", *, default: Mapping[str, str] | None = None,
                    warm_start: list[dict[str, Any]] = (), observer: Any = None, max_trials: int | None = None,
-                   sampler: str = "tpe") -> SearchLog:
+                   sampler: str = "local") -> SearchLog:
     """One seeded search through :func:`nas.search.run_search`, until ``budget`` evaluations were made.
 
     ``default`` is the first trial (a seeded random cell when None); ``max_trials`` caps the trials,
