@@ -21,7 +21,7 @@ class SearchSettings:
 
     n_trials: int = 20
     timeout: float | None = None
-    sampler: str = "tpe"
+    sampler: str = "local"
     pruner: str = "median"
     seed: int = 0
     storage: str | None = None

@@ -83,7 +83,7 @@ class LimitsConfig:
 class SearchConfig:
     n_trials: int = 20
     timeout: Optional[float] = None
-    sampler: Sampler = Sampler.tpe
+    sampler: Sampler = Sampler.local
     pruner: Pruner = Pruner.median
     seed: int = 0
     storage: Optional[str] = None
