@@ -22,15 +22,26 @@ def kb_cost(cost: Any) -> dict[str, Any]:
 
 
 class KnowledgeBaseObserver(SearchObserver):
-    """Records every finished trial (complete, pruned, failed, reused) with its lineage."""
+    """Records every finished trial (complete, pruned, failed, reused) with its lineage.
+
+    With ``run_ids`` (an MLflow tracker's :class:`workflows.tracking.TrialRunIds`) the record carries the trial's
+    MLflow run id; if that run is not created yet, the record is written by the tracker's writer thread right
+    after it, so a trial never waits for MLflow.
+    """
 
     def __init__(self, kb: Any, task: Any, model_name: str, settings: dict[str, Any], lineage: dict[str, Any],
-                 run_ids: dict[int, str] | None = None) -> None:
+                 run_ids: Any = None) -> None:
         self.kb, self.task, self.model_name = kb, task, model_name
         self.settings, self.lineage = settings, lineage
-        self.run_ids = run_ids if run_ids is not None else {}  # trial number -> MLflow run id
+        self.run_ids = run_ids
 
     def trial_ended(self, result: TrialResult) -> None:
+        if self.run_ids is None:
+            self._record(result, None)
+        else:
+            self.run_ids.then(result.number, lambda run_id: self._record(result, run_id))
+
+    def _record(self, result: TrialResult, run_id: str | None) -> None:
         from knowledge_base import EvaluationRecord
 
         self.kb.record(EvaluationRecord(
@@ -38,5 +49,5 @@ class KnowledgeBaseObserver(SearchObserver):
             params=dict(result.params), fingerprint=result.fingerprint,
             cost=kb_cost(result.cost), metrics=dict(result.metrics),
             settings=self.settings, wall_time_s=result.wall_time_s,
-            lineage={**self.lineage, "trial_number": result.number, "mlflow_run_id": self.run_ids.get(result.number)},
+            lineage={**self.lineage, "trial_number": result.number, "mlflow_run_id": run_id},
         ))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,14 @@ def _param_batch(params: dict[str, Any]) -> list[Any]:
 
 
 class TrialRunIds:
-    """Trial number -> MLflow run id; a look-up waits until the background writer has created that run."""
+    """Trial number -> MLflow run id, as the background writer creates the runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, submit: Callable[..., Future]) -> None:
         self.futures: dict[int, Future] = {}
+        self._submit = submit
 
     def get(self, number: int, default: str | None = None) -> str | None:
+        """The run id, waiting until the writer has created the run (``default`` if it has none)."""
         future = self.futures.get(number)
         if future is None:
             return default
@@ -80,12 +83,21 @@ class TrialRunIds:
         except Exception:  # the writer keeps the error and raises it on the search's next MLflow call
             return default
 
+    def then(self, number: int, fn: Callable[[str | None], None]) -> None:
+        """``fn(run_id)`` now if the run exists, else on the writer thread right after the run is created,
+        so the trial never waits for MLflow (an error there is raised on the search's next MLflow call)."""
+        future = self.futures.get(number)
+        if future is None or future.done():
+            fn(self.get(number))
+        else:
+            self._submit(lambda: fn(self.get(number)))
+
 
 class MlflowSearchObserver(SearchObserver):
     """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials.
 
     Trial runs are written by one background thread, in order, so a trial never waits for the tracking
-    store: the calls overlap with training. An MLflow error is raised at the next trial (or at the end).
+    store: the calls overlap with training. An error there is raised at the next trial (or at the end).
     """
 
     def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
@@ -94,7 +106,7 @@ class MlflowSearchObserver(SearchObserver):
         self.tags, self.params = tags, params
         self.parent_id = parent_run_id
         self.owns_parent = parent_run_id is None  # a worker logs under the parent run of its coordinator
-        self.trial_runs = TrialRunIds()  # kept for lineage
+        self.trial_runs = TrialRunIds(self._submit)  # kept for lineage
         self.open_runs: set[str] = set()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nasflow-mlflow")
         self.error: BaseException | None = None
@@ -114,8 +126,9 @@ class MlflowSearchObserver(SearchObserver):
     def _raise_error(self) -> None:
         if self.error is not None:
             error, self.error = self.error, None
-            raise WorkflowError(f"MLflow logging to {self.client.tracking_uri} failed: {error}; "
-                                "check tracking.uri (completed trials are kept in the study)") from error
+            raise WorkflowError(f"recording a trial in the background (MLflow at {self.client.tracking_uri}, knowledge "
+                                f"base) failed: {error}; check tracking.uri and kb.url (completed trials are kept "
+                                "in the study)") from error
 
     def flush(self) -> None:
         """Wait until every queued MLflow call is written; raise the first error one of them met."""

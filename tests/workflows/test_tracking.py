@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from knowledge_base import KnowledgeBase
 from nas.observer import TrialResult
+from tests.knowledge_base.kb_helpers import digits_task
 from workflows.errors import WorkflowError
+from workflows.kb_records import KnowledgeBaseObserver
 from workflows.tracking import MlflowSearchObserver
 
 
@@ -50,7 +53,7 @@ def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(store) 
     client.delete_experiment(experiment)  # every new run now fails in the store
     tracker.trial_started(0, {})
     assert tracker.trial_runs.get(0) is None
-    with pytest.raises(WorkflowError, match=r"MLflow logging to sqlite:///.*mlflow\.db failed: .*check tracking\.uri"):
+    with pytest.raises(WorkflowError, match=r"recording a trial in the background \(MLflow at sqlite:///.*mlflow\.db, knowledge base\) failed: .*check tracking\.uri and kb\.url"):
         tracker.trial_started(1, {})
 
 
@@ -63,3 +66,19 @@ def test_abort_marks_the_open_trial_run_and_the_search_run_failed(store) -> None
     tracker.abort()
     statuses = {r.info.run_id: r.info.status for r in client.search_runs([experiment])}
     assert statuses[parent] == "FAILED" and list(statuses.values()) == ["FAILED", "FAILED"]
+
+
+def test_knowledge_base_records_carry_each_trials_run_id_even_when_written_after_the_trial(store, tmp_path) -> None:
+    client, experiment = store
+    kb = KnowledgeBase(f"sqlite:///{tmp_path / 'kb.db'}")
+    tracker = MlflowSearchObserver(client, experiment, {}, {})
+    recorder = KnowledgeBaseObserver(kb, digits_task(), "cnn", {"epochs": 3}, {"study_name": "s"}, tracker.trial_runs)
+    tracker.search_started("s", 4, 0)
+    for number in range(4):  # no training between the events: the runs are still being created
+        tracker.trial_started(number, {"channels": 8 + number})
+        tracker.trial_ended(result(number))
+        recorder.trial_ended(result(number))
+    tracker.flush()
+    lineage = {record.lineage["trial_number"]: record.lineage["mlflow_run_id"]
+               for record in (kb.get(row["id"]) for row in kb.query("kind = 'trial'").to_dicts())}
+    assert lineage == {n: tracker.trial_runs.get(n) for n in range(4)} and None not in lineage.values()
