@@ -67,10 +67,10 @@ def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, wor
 
 def test_four_workers_on_a_brand_new_workspace(nasflow, workspace: Path, digits_folder: Path) -> None:
     summary = summary_of(nasflow("search", "--json", "--no-progress", f"data.path={digits_folder}", "search.workers=4",
-                                 "search.n_trials=10", "train.epochs=1", "search.pruner=none"))
+                                 "search.n_trials=12", "train.epochs=4", "search.pruner=none"))
     assert summary["optuna_storage"].startswith("journal:///")
     study = optuna.load_study(study_name=STUDY, storage=make_storage(f"journal:///{workspace / 'optuna.journal'}"))
-    assert finished(study) == 10 and len(study.trials) == 10
+    assert finished(study) == 12 and len(study.trials) == 12
     workers = {t.user_attrs["worker"].split(":")[1] for t in study.trials}
     assert len(workers) >= 2, "trials ran in several processes"
     trained = [t.user_attrs["arch_key"] for t in study.trials if "reused_from" not in t.user_attrs
