@@ -104,14 +104,14 @@ class _Objective:
         started = time.perf_counter()
         seed = self.train_settings.seed + trial.number
         multi = self.settings.multi_objective
-        last_epoch = self.train_settings.epochs
+        epochs = self.train_settings.epochs
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             result.history.append(metrics)
             self.observer.epoch_ended(trial.number, epoch, metrics)
             if not multi:
                 trial.report(metrics[self.settings.metric], epoch)
-                if epoch + 1 < last_epoch and trial.should_prune():  # a fully trained trial is kept, never pruned
+                if epoch + 1 < epochs and trial.should_prune():  # a fully trained trial is kept, never pruned
                     raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
         try:

@@ -25,13 +25,6 @@ def _cfg(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
     return compose_config(list(extra or []) + list(args.overrides), args.config_dir)
 
 
-def _write_json(path: str | None, payload: Any) -> None:
-    """Write ``payload`` as JSON to ``path`` (folders created) if a path is given."""
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-
-
 def cmd_space(args: argparse.Namespace) -> int:
     """Derive the space of FILE.py:Class for the configured data, print it and write the YAML configs."""
     from workflows.space_files import write_space
@@ -45,7 +38,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     import time
 
     from workflows.pipeline import prepare, search
-    from workflows.summary import build_summary, print_summary
+    from workflows.summary import build_summary, print_summary, write_json
 
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
@@ -57,8 +50,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         if "best_trial" not in summary:
             raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial that meets the selection rule search.select; "
                                 "relax search.select or search longer (search.n_trials)")
-        _write_json(args.best_file, {"study": ctx.ws.study_name, "trial": summary["best_trial"],
-                                     "params": summary["best_params"]})
+        write_json(args.best_file, {"study": ctx.ws.study_name, "trial": summary["best_trial"],
+                                    "params": summary["best_params"]})
     print_summary(summary, args.json)
     return 0
 
@@ -71,7 +64,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from nas.study import open_study
     from workflows.errors import WorkflowError
     from workflows.pipeline import prepare, register_result, retrain_model
-    from workflows.summary import build_summary, print_summary, write_metrics
+    from workflows.summary import build_summary, print_summary, write_json, write_metrics
 
     if not args.register and not args.model_out:
         raise WorkflowError("--no-register needs --model-out DIR, else the retrained model would be lost; "
@@ -93,7 +86,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
         save_bundle(Path(args.model_out), ctx, result, number)
     if not args.register:
-        _write_json(args.metrics_file, {**result.metrics, "params": result.cost.params, "flops": result.cost.flops})
+        write_json(args.metrics_file, {**result.metrics, "params": result.cost.params, "flops": result.cost.flops})
         saved = {"model_dir": args.model_out, "trial": number, "params": params, "test_accuracy": result.metrics["test_accuracy"],
                  "wall_time_s": round(time.perf_counter() - started, 2)}
         print(json.dumps(saved, indent=2, default=str) if args.json else
@@ -112,11 +105,11 @@ def cmd_register(args: argparse.Namespace) -> int:
     from workflows.model_bundle import require_bundle
     from workflows.pipeline import prepare
     from workflows.register_step import register_saved
+    from workflows.summary import write_metrics
 
     folder = require_bundle(Path(args.model_dir))
     summary = register_saved(prepare(_cfg(args)), folder)
-    _write_json(args.metrics_file, {**summary["metrics"], "params": summary["params"], "flops": summary["flops"],
-                                    "version": summary["version"], "alias": summary["alias"]})
+    write_metrics(summary, args.metrics_file)
     print(json.dumps(summary, indent=2, default=str) if args.json else summary["message"])
     return 0
 

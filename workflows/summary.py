@@ -67,16 +67,20 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
     return summary
 
 
-def write_metrics(summary: dict[str, Any], path: str | None) -> None:
-    """Write the retrained model's test metrics and cost as JSON to ``path`` (DVC ``metrics``)."""
+def write_json(path: str | None, payload: Any) -> None:
+    """Write ``payload`` as JSON to ``path`` (folders created) if a path is given."""
     if not path:
         return
     from pathlib import Path
 
-    metrics = {**summary.get("metrics", {}), "params": summary.get("params"), "flops": summary.get("flops"),
-               "version": summary.get("version"), "alias": summary.get("alias")}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+    Path(path).write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_metrics(summary: dict[str, Any], path: str | None) -> None:
+    """Write the registered model's test metrics, cost, version and alias as JSON to ``path`` (DVC ``metrics``)."""
+    write_json(path, {**summary.get("metrics", {}), "params": summary.get("params"), "flops": summary.get("flops"),
+                      "version": summary.get("version"), "alias": summary.get("alias")})
 
 
 def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:

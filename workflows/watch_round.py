@@ -121,8 +121,8 @@ def _changed(state: FolderWatch, research: bool) -> RoundResult:
     else:
         new = _retrain_champion(ctx, champion)
         how = f"retrained champion v{champion.version}'s architecture"
-    tag_version(client, name, new.version, {
-        "dvc_hash": dvc_hash, "dvc_file": f"{state.folder}.dvc", "nasflow.watch": "research" if research else "retrain",
+    tag_version(client, name, new.version, {  # dvc_hash is set by registering (the run's lineage)
+        "dvc_file": f"{state.folder}.dvc", "nasflow.watch": "research" if research else "retrain",
         "data_git_commit": git_commit(dvc_repo_root(state.folder)) or "",
     })
     line = f"{what} → {how} → v{new.version} test_accuracy {new.test_accuracy:.4f} → {_verdict(new, ctx)}"
