@@ -7,12 +7,14 @@ is still a candidate local optimum, i.e. no completed neighbour of it did as wel
 discrete dimension: a categorical one to another choice, an integer range of at most ``FEW_VALUES`` values
 to an adjacent value. Among the trial's untried neighbours it takes the one a Parzen density ratio ranks
 highest (TPE's acquisition, one factor per dimension: the top ``gamma`` share of completed trials against
-the rest). Continuous dimensions (floats, wide or log integer ranges) are left to multivariate TPE, which
-samples them for every local proposal.
+the rest). Continuous dimensions (floats, wide or log integer ranges) of a local proposal are drawn as
+multivariate TPE draws them (:mod:`nas.parzen`): ``EI_CANDIDATES`` points around the good trials or from the
+prior, the one with the highest density ratio kept.
 
 Once every neighbour of the incumbent is tried without improvement, the next best undominated trial (one of
 the random start, or the top of a climb of its own) is expanded, so a search stuck on a local optimum restarts
-from elsewhere; when there is none, TPE proposes a new start, else an untried neighbour of any trial.
+from elsewhere; when there is none, the same Parzen proposal over every dimension gives a new start, else
+an untried neighbour of any trial is taken.
 
 A configuration already tried (completed, pruned, failed, or running in another worker) is never proposed
 again while an untried neighbour of a tried one exists (in a finite space: until every configuration was
@@ -26,14 +28,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.parzen import ParzenSpace, from_unit, to_unit
+
 FEW_VALUES = 16  # integer dimensions with at most this many values move to the adjacent values
-EI_CANDIDATES = 12  # TPE candidates per proposal of the continuous dimensions (Optuna: 24; half costs half)
+EI_CANDIDATES = 24  # candidates per Parzen proposal (as Optuna's TPE)
 Key = tuple[Any, ...]
 
 
@@ -47,7 +51,7 @@ class LocalSearchSampler(BaseSampler):
 
     def __init__(self, seed: int | None = None, n_random: int = 10, gamma: float = 0.15) -> None:
         self._rng = np.random.RandomState(seed)
-        self._tpe = TPESampler(seed=seed, multivariate=True, n_ei_candidates=EI_CANDIDATES)
+        self._tpe = TPESampler(seed=seed, multivariate=True)  # Pareto searches and conditional dimensions
         self._space = IntersectionSearchSpace(include_pruned=True)
         self.n_random, self.gamma = n_random, gamma
 
@@ -71,16 +75,17 @@ class LocalSearchSampler(BaseSampler):
         tried = {_key(t.params, names, search_space) for t in others}
         complete = [t for t in others if t.state == TrialState.COMPLETE]
         if len(others) >= self.n_random and complete:
+            sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+            ranked = sorted(complete, key=lambda t: (-sign * t.value, t.number))
             discrete = [n for n in names if _is_discrete(search_space[n])]
             for undominated in (True, False):
-                proposal = self._local(study, discrete, search_space, others, complete, undominated) if discrete else {}
+                proposal = self._local(discrete, search_space, others, ranked, undominated) if discrete else {}
                 if proposal:
-                    rest = {n: d for n, d in search_space.items() if n not in proposal}
-                    return {**proposal, **(self._tpe.sample_relative(study, trial, rest) if rest else {})}
-                for _ in range(10 if undominated else 0):
-                    proposal = self._tpe.sample_relative(study, trial, search_space)
-                    if proposal and _key(proposal, names, search_space) not in tried:
-                        return proposal
+                    rest = [n for n in names if n not in proposal]
+                    return {**proposal, **self._parzen(rest, search_space, ranked)}
+                proposal = self._parzen(names, search_space, ranked, exclude=tried) if undominated else {}
+                if proposal:
+                    return proposal
         return self._untried_random(names, search_space, tried)
 
     def sample_independent(self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
@@ -100,13 +105,11 @@ class LocalSearchSampler(BaseSampler):
                 break
         return params
 
-    def _local(self, study: Any, names: list[str], space: dict[str, BaseDistribution], others: list[FrozenTrial],
-               complete: list[FrozenTrial], undominated: bool) -> dict[str, Any]:
+    def _local(self, names: list[str], space: dict[str, BaseDistribution], others: list[FrozenTrial],
+               ranked: list[FrozenTrial], undominated: bool) -> dict[str, Any]:
         """The best-ranked untried neighbour, over the discrete dimensions ``names``, of the best (undominated)
-        trial that has one ({} if none has)."""
+        of the completed trials ``ranked`` (best first) that has one ({} if none has)."""
         tried = {_key(t.params, names, space) for t in others}
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        ranked = sorted(complete, key=lambda t: (-sign * t.value, t.number))
         keys = [_key(t.params, names, space) for t in ranked]
         score = self._density_ratio(names, space, ranked)
         for i, parent in enumerate(ranked):
@@ -119,21 +122,39 @@ class LocalSearchSampler(BaseSampler):
                 return options[int(np.argmax(scores))]
         return {}
 
+    def _split(self, ranked: list[FrozenTrial]) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
+        """The top ``gamma`` share of the completed trials (at least one) and the rest."""
+        n_good = max(1, math.ceil(self.gamma * len(ranked)))
+        return ranked[:n_good], ranked[n_good:]
+
+    def _parzen(self, names: list[str], space: dict[str, BaseDistribution], ranked: list[FrozenTrial],
+                exclude: set[Key] | None = None) -> dict[str, Any]:
+        """Values of the dimensions ``names`` by multivariate TPE's proposal (best l(x) / g(x) of candidates
+        drawn from l), outside the configurations ``exclude`` ({} if ten rounds of candidates found none)."""
+        if not names:
+            return {}
+        encoding = ParzenSpace(names, space)
+        good, bad = (encoding.encode(t.params for t in trials) for trials in self._split(ranked))
+        for _ in range(10 if exclude else 1):
+            for row in encoding.candidates(self._rng, good, bad, EI_CANDIDATES):
+                params = encoding.decode(row)
+                if not exclude or _key(params, names, space) not in exclude:
+                    return params
+        return {}
+
     def _density_ratio(self, names: list[str], space: dict[str, BaseDistribution],
                        ranked: list[FrozenTrial]) -> Callable[[dict[str, Any]], float]:
         """log l(x) - log g(x), one Parzen factor per dimension: l over the top ``gamma`` trials, g the rest."""
-        n_good = max(1, math.ceil(self.gamma * len(ranked)))
-        good, bad = ranked[:n_good], ranked[n_good:]
+        good, bad = self._split(ranked)
 
         def log_density(trials: list[FrozenTrial], name: str, value: Any) -> float:
             dist = space[name]
             if isinstance(dist, CategoricalDistribution):  # frequencies with one uniform prior observation
                 count = sum(1 for t in trials if t.params[name] == value)
                 return math.log((count + 1.0 / len(dist.choices)) / (len(trials) + 1.0))
-            u = _to_unit(dist, value)  # Gaussian kernels plus a wide prior kernel at the centre
-            points = np.array([_to_unit(dist, t.params[name]) for t in trials] + [0.5])
-            width = np.array([max(1.0 / (1 + len(trials)), 0.05)] * len(trials) + [1.0])
-            return float(np.log(np.mean(np.exp(-0.5 * ((u - points) / width) ** 2) / width) + 1e-12))
+            encoding = ParzenSpace([name], space)  # Gaussian kernels plus a wide prior kernel at the centre
+            at = encoding.encode([{name: value}])
+            return float(encoding.log_density(at, encoding.encode(t.params for t in trials))[0])
 
         def score(params: dict[str, Any]) -> float:
             return sum(log_density(good, n, params[n]) - log_density(bad, n, params[n]) for n in names)
@@ -158,34 +179,10 @@ def _uniform(dist: BaseDistribution, rng: np.random.RandomState) -> Any:
     """A uniform sample (every value of a linear integer range equally likely; log ranges uniform in the log)."""
     if isinstance(dist, IntDistribution) and not dist.log:
         return int(dist.low + dist.step * rng.randint((dist.high - dist.low) // dist.step + 1))
-    return _from_unit(dist, rng.uniform())
-
-
-def _to_unit(dist: Any, value: Any) -> float:
-    """A numeric value mapped to [0, 1] (log scale for log distributions)."""
-    low, high = float(dist.low), float(dist.high)
-    if high == low:
-        return 0.5
-    if dist.log:
-        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
-    return (float(value) - low) / (high - low)
-
-
-def _from_unit(dist: BaseDistribution, u: float) -> Any:
-    """The distribution's value at ``u`` in [0, 1] (a choice for categorical; on the step grid for numeric)."""
-    if isinstance(dist, CategoricalDistribution):
-        return dist.choices[min(int(u * len(dist.choices)), len(dist.choices) - 1)]
-    assert isinstance(dist, (IntDistribution, FloatDistribution))
-    low, high = float(dist.low), float(dist.high)
-    x = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if dist.log else low + u * (high - low)
-    if isinstance(dist, IntDistribution):
-        return int(min(max(dist.low + round((x - dist.low) / dist.step) * dist.step, dist.low), dist.high))
-    if dist.step is not None:
-        x = low + round((x - low) / dist.step) * dist.step
-    return float(min(max(x, low), high))
+    return from_unit(dist, rng.uniform())
 
 
 def _key(params: dict[str, Any], names: list[str], space: dict[str, BaseDistribution]) -> Key:
     """A hashable identity of a configuration (numeric values rounded in the unit cube)."""
-    return tuple(params[n] if isinstance(space[n], CategoricalDistribution) else round(_to_unit(space[n], params[n]), 6)
+    return tuple(params[n] if isinstance(space[n], CategoricalDistribution) else round(to_unit(space[n], params[n]), 6)
                  for n in names)
