@@ -1,14 +1,18 @@
 """Part 4: ``nasflow search search.workers=2`` against ``search.workers=1`` on the same small budget.
 
 Each search runs in a fresh workspace on the same exported digits. Trials per minute are counted over the trial
-phase (first trial started → last trial finished, from the study itself) and over the whole command. The budget
-keeps one worker busy for about a minute: each process's first trial pays a one-off warm-up (about a second) and
-the workers start a moment apart, edges that would dominate a search of a few seconds. A full
-run adds ``workers=1`` on one thread: the default single worker trains on every core, the workers on one each.
+phase (first trial started → last trial finished, from the study itself) and over the whole command (which adds
+each process's start-up: imports, stores, data). A full run adds ``workers=1`` on one thread (the default single
+worker trains on every core, the workers on one each) and repeats the three searches ``ROUNDS`` times.
+
+The model's size is fixed (``FIXED_SIZE``: constructor arguments only; activation, batch norm and dropout are
+searched): the runs sample different configurations, and over the whole space a trial's training cost varies
+several-fold, which made the ratio swing between 1.1× and 2.0× from run to run.
 """
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +23,9 @@ from benchmarks.cli import run_nasflow
 from benchmarks.table import Figure, PartResult
 
 TARGET = 1.8
+ROUNDS = 3
+FIXED_SIZE = ("model.extract=constructor", "+model.args.channels=32", "+model.args.depth=2",
+              "+model.args.kernel_size=3", "+model.args.hidden=64")
 
 
 def trial_window_s(storage: str, study_name: str) -> float:
@@ -35,7 +42,8 @@ def one_search(digits: Path, workspace: Path, workers: int, n_trials: int, epoch
                extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """One ``nasflow search`` in a fresh workspace; its wall time, trial-phase time and trials per minute."""
     done = run_nasflow(["search", "--json", "--no-progress", f"data.path={digits}", f"search.workers={workers}",
-                        f"search.n_trials={n_trials}", f"train.epochs={epochs}", "search.pruner=none", *extra],
+                        f"search.n_trials={n_trials}", f"train.epochs={epochs}", "search.pruner=none", *FIXED_SIZE,
+                        *extra],
                        workspace=workspace)
     summary = done.json()
     window = trial_window_s(summary["optuna_storage"], summary["study"])
@@ -44,12 +52,20 @@ def one_search(digits: Path, workspace: Path, workers: int, n_trials: int, epoch
             "trials": summary["trials"]}
 
 
+def median_search(searches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure of one configuration's searches: its median over the rounds (the searches kept beside)."""
+    figures = ("wall_s", "trial_phase_s", "per_min_trial_phase", "per_min_command")
+    return {**{k: statistics.median(s[k] for s in searches) for k in figures}, "rounds": searches}
+
+
 def run(quick: bool = False) -> PartResult:
-    """1 worker, then 2 workers, each in a fresh workspace (``search.pruner=none``: every trial trains fully).
+    """1 worker, 2 workers and (in a full run) 1 worker on one thread, each in a fresh workspace
+    (``search.pruner=none``: every trial trains fully); a full run repeats the three ``ROUNDS`` times,
+    interleaved, and reports medians (the machine is noisy).
 
     In quick mode both searches run at the same time: the smoke test only checks that figures come out.
     """
-    n_trials, epochs = (2, 1) if quick else (48, 6)  # a search of about a minute: start-up edges stay small
+    n_trials, epochs = (2, 1) if quick else (48, 6)  # a search of about half a minute: start-up edges stay small
     with tempfile.TemporaryDirectory() as tmp:
         digits = Path(tmp) / "digits"
         subprocess.run(["git", "init", "-q", tmp], check=True)
@@ -60,9 +76,12 @@ def run(quick: bool = False) -> PartResult:
             with ThreadPoolExecutor(2) as pool:
                 one, two = pool.map(lambda job: one_search(*job), jobs)
         else:
-            one, two = (one_search(*job) for job in jobs)
-            one_thread = one_search(digits, Path(tmp) / "ws1t", 1, n_trials, epochs, ("search.threads=1",))
-    setup = f"{n_trials} trials × {epochs} epochs of DigitsCNN, pruning off"
+            rounds = [[one_search(digits, Path(tmp) / f"ws{n}-{t}-{r}", n, n_trials, epochs, extra)
+                       for n, t, extra in ((1, 0, ()), (2, 0, ()), (1, 1, ("search.threads=1",)))]
+                      for r in range(ROUNDS)]
+            one, two, one_thread = (median_search(list(searches)) for searches in zip(*rounds))
+    setup = (f"{n_trials} trials × {epochs} epochs of DigitsCNN at a fixed size (channels 32, depth 2, kernel 3, "
+             "hidden 64; activation, batch norm, dropout searched), pruning off")
     figures = [
         Figure("parallel workers: trials/min, workers=2 vs 1 (whole command)", two["per_min_command"], "trials/min",
                baseline=one["per_min_command"], baseline_name="workers=1", decimals=1,
@@ -73,7 +92,8 @@ def run(quick: bool = False) -> PartResult:
             "parallel workers: trials/min, workers=2 vs 1, one torch thread each (trial phase)",
             two["per_min_trial_phase"], "trials/min", baseline=one_thread["per_min_trial_phase"],
             baseline_name="workers=1 search.threads=1", target=TARGET, target_on="ratio", decimals=1,
-            note=f"{setup}; first trial start to last trial end, from the study; the scaling of worker processes"))
+            note=f"{setup}; first trial start to last trial end, from the study; the scaling of worker processes; "
+                 f"median of {ROUNDS} rounds"))
     figures.insert(1 if one_thread is not None else 0, Figure(
         "parallel workers: trials/min, workers=2 vs the default workers=1 (trial phase)", two["per_min_trial_phase"],
         "trials/min", baseline=one["per_min_trial_phase"], baseline_name="workers=1 (torch threads = cores)",

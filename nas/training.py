@@ -42,6 +42,12 @@ class TrainResult:
         return self.history[-1] if self.history else {}
 
 
+def warm_up() -> None:
+    """Import now what a process's first optimizer imports lazily (``torch._dynamo``, about a second), so
+    the first trial takes as long as the others (and a worker can do it while it waits to start)."""
+    import torch._dynamo  # noqa: F401
+
+
 def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
     """The optimizer named by ``settings.optimizer``."""
     params = model.parameters()

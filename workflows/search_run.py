@@ -11,16 +11,17 @@ from typing import Any
 
 from workflows.errors import WorkflowError
 
-PARENT_RUN_ENV = "NASFLOW_PARENT_RUN_ID"
-
 
 def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
+    """The search's MLflow observer; a worker of a parent (``parent_run_id``) finds the stores created."""
+    from contextlib import nullcontext
+
+    from nas.budget import FileLock
     from nas.recovery import worker_id
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
 
-    from nas.budget import FileLock
-
-    with FileLock(ctx.ws.root / "stores.lock"):  # workers started together must not both create the stores
+    # searches started together without a parent (Hydra's launchers) must not both create the stores
+    with FileLock(ctx.ws.root / "stores.lock") if parent_run_id is None else nullcontext():
         client = mlflow_client(ctx.ws)
         experiment_id = ensure_experiment(client, ctx.ws)
     tags = {"nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data, "nasflow.study": ctx.ws.study_name,
@@ -69,9 +70,11 @@ def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str |
     """Run (or resume) the search in this process, tracked in MLflow and recorded in the knowledge base."""
     from nas.observer import Observers
     from nas.search import fingerprint_key, run_search
+    from nas.training import warm_up
     from workflows.pipeline import open_kb
     from workflows.tracking import fail_orphan_runs
 
+    warm_up()
     tracker = _tracker(ctx, parent_run_id)
     if parent_run_id is None:
         fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
@@ -110,29 +113,24 @@ def _worker_configs(ctx: Any) -> list[Path]:
 
 
 def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
-    """Start ``search.workers`` processes on one study; the store, experiment and study exist before they start."""
-    from nas.recovery import recover_orphans
-    from nas.study import open_study
-    from workflows.pipeline import open_kb
+    """Run ``search.workers`` processes on one study. They start at once and import what they need while this
+    process creates the stores, experiment and study, then begin together on its start line."""
     from workflows.progress import StudyProgress
-    from workflows.tracking import fail_orphan_runs
+    from workflows.worker import START
 
-    tracker = _tracker(ctx)
-    fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
-    kb = open_kb(ctx.ws)  # creates or migrates the knowledge base once, before the workers start
-    study = open_study(ctx.search_settings)
-    recover_orphans(study)
-    if not study.trials:
-        starts = warm_starts(ctx, kb)
-        for params in [ctx.factory.space.defaults(), *(ctx.factory.space.clip(w.params) for w in starts)]:
-            if params:
-                study.enqueue_trial(params, skip_if_exists=True)
-        remember_warm_start(study, starts)
-    tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, 0)
-    env = {**os.environ, PARENT_RUN_ENV: tracker.parent_id}
-    workers = [subprocess.Popen([sys.executable, "-m", "workflows.worker", str(path)], env=env,
+    workers = [subprocess.Popen([sys.executable, "-m", "workflows.worker", str(path)], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                for path in _worker_configs(ctx)]
+    try:
+        tracker, study = _shared_stores(ctx)
+        for worker in workers:
+            worker.stdin.write(f"{START} {tracker.parent_id}\n")
+            worker.stdin.close()
+    except BaseException:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+        raise
     with StudyProgress(study, ctx.search_settings.n_trials, enabled=show_progress) as progress:
         while any(w.poll() is None for w in workers):
             progress.refresh()
@@ -144,6 +142,29 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
         raise WorkflowError("; ".join(errors) + "; completed trials are kept, run the same command to resume")
     tracker.search_ended(study)
     return study
+
+
+def _shared_stores(ctx: Any) -> tuple[Any, Any]:
+    """The parent run and the study, with the MLflow store and experiment, knowledge base and study created
+    (or recovered after a crash) once, before any worker uses them."""
+    from nas.recovery import recover_orphans
+    from nas.study import open_study
+    from workflows.pipeline import open_kb
+    from workflows.tracking import fail_orphan_runs
+
+    tracker = _tracker(ctx)
+    fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
+    kb = open_kb(ctx.ws)  # creates or migrates the knowledge base
+    study = open_study(ctx.search_settings)
+    recover_orphans(study)
+    if not study.trials:
+        starts = warm_starts(ctx, kb)
+        for params in [ctx.factory.space.defaults(), *(ctx.factory.space.clip(w.params) for w in starts)]:
+            if params:
+                study.enqueue_trial(params, skip_if_exists=True)
+        remember_warm_start(study, starts)
+    tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, 0)
+    return tracker, study
 
 
 def run_search_for(ctx: Any, show_progress: bool = True) -> Any:

@@ -1,24 +1,36 @@
-"""One search worker process: ``python -m workflows.worker <resolved-config.yaml>`` (started by the search)."""
+"""One search worker process: ``python -m workflows.worker <resolved-config.yaml>`` (started by the search).
+
+The worker starts before the parent has created the stores: it imports what it needs meanwhile, then waits
+for the line ``start <parent run id>`` on its standard input (it exits quietly when the input ends first).
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+START = "start"
+
 
 def main(config_path: str) -> int:
-    """Load the resolved config, then search the shared study until its budget is spent."""
+    """Get ready, wait for the parent's start line, then search the shared study until its budget is spent."""
     from omegaconf import OmegaConf
 
+    from nas.training import warm_up
     from workflows.cli import quiet
     from workflows.pipeline import prepare
     from workflows.schema import NasflowConfig
-    from workflows.search_run import PARENT_RUN_ENV, search_in_process
+    from workflows.search_run import search_in_process
 
     quiet()
+    warm_up()
+    import mlflow  # noqa: F401  (imported while the parent creates the stores)
+
+    line = sys.stdin.readline().split()
+    if not line or line[0] != START:
+        return 0
     cfg = OmegaConf.merge(OmegaConf.structured(NasflowConfig), OmegaConf.load(Path(config_path)))
-    search_in_process(prepare(cfg), show_progress=False, parent_run_id=os.environ.get(PARENT_RUN_ENV))
+    search_in_process(prepare(cfg), show_progress=False, parent_run_id=line[1])
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -132,3 +133,17 @@ def test_hydra_joblib_launcher_runs_workers_on_one_study(workspace: Path, digits
     assert finished(study) == 4 and len(study.trials) == 4
     jobs = sorted(p.name for p in next((workspace / "hydra" / "multirun").iterdir()).iterdir() if p.is_dir())
     assert jobs == ["0", "1"]
+
+
+def test_a_worker_whose_parent_ends_before_the_start_line_leaves_the_workspace_untouched(workspace: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from workflows.config import compose_config
+
+    config = workspace / "worker.yaml"
+    workspace.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(compose_config([f"workspace={workspace / 'ws'}"]), config)
+    done = subprocess.run([sys.executable, "-m", "workflows.worker", str(config)], cwd=REPO, env=cli_env(workspace),
+                          input="", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not (workspace / "ws").exists()
