@@ -124,8 +124,7 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
     try:
         tracker, study = _shared_stores(ctx)
         for worker in workers:
-            worker.stdin.write(f"{START} {tracker.parent_id}\n")
-            worker.stdin.close()
+            _send_line(worker, f"{START} {tracker.parent_id}\n")
     except BaseException:
         for worker in workers:
             worker.kill()
@@ -142,6 +141,15 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
         raise WorkflowError("; ".join(errors) + "; completed trials are kept, run the same command to resume")
     tracker.search_ended(study)
     return study
+
+
+def _send_line(worker: subprocess.Popen, line: str) -> None:
+    """Write ``line`` to the worker's input and close it; a worker that already died is reported by its exit."""
+    try:
+        worker.stdin.write(line)
+        worker.stdin.close()
+    except BrokenPipeError:
+        pass
 
 
 def _shared_stores(ctx: Any) -> tuple[Any, Any]:
