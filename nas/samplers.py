@@ -146,18 +146,26 @@ class LocalSearchSampler(BaseSampler):
                        ranked: list[FrozenTrial]) -> Callable[[dict[str, Any]], float]:
         """log l(x) - log g(x), one Parzen factor per dimension: l over the top ``gamma`` trials, g the rest."""
         good, bad = self._split(ranked)
+        numeric = {}  # name -> its encoding and the good and bad trials' points, encoded once per proposal
+        for name in names:
+            if not isinstance(space[name], CategoricalDistribution):
+                encoding = ParzenSpace([name], space)  # Gaussian kernels plus a wide prior kernel at the centre
+                numeric[name] = (encoding, *(encoding.encode(t.params for t in trials) for trials in (good, bad)))
 
-        def log_density(trials: list[FrozenTrial], name: str, value: Any) -> float:
-            dist = space[name]
-            if isinstance(dist, CategoricalDistribution):  # frequencies with one uniform prior observation
-                count = sum(1 for t in trials if t.params[name] == value)
-                return math.log((count + 1.0 / len(dist.choices)) / (len(trials) + 1.0))
-            encoding = ParzenSpace([name], space)  # Gaussian kernels plus a wide prior kernel at the centre
+        def frequency(trials: list[FrozenTrial], name: str, value: Any) -> float:
+            """Log frequency of ``value`` among the trials, with one uniform prior observation."""
+            count = sum(1 for t in trials if t.params[name] == value)
+            return math.log((count + 1.0 / len(space[name].choices)) / (len(trials) + 1.0))
+
+        def log_ratio(name: str, value: Any) -> float:
+            if name not in numeric:
+                return frequency(good, name, value) - frequency(bad, name, value)
+            encoding, good_points, bad_points = numeric[name]
             at = encoding.encode([{name: value}])
-            return float(encoding.log_density(at, encoding.encode(t.params for t in trials))[0])
+            return float(encoding.log_density(at, good_points)[0] - encoding.log_density(at, bad_points)[0])
 
         def score(params: dict[str, Any]) -> float:
-            return sum(log_density(good, n, params[n]) - log_density(bad, n, params[n]) for n in names)
+            return sum(log_ratio(n, params[n]) for n in names)
 
         return score
 
