@@ -3,7 +3,9 @@
 ``search_nasflow`` runs :func:`nas.search.run_search` on the factory that :func:`nas.extract.make_factory`
 extracts from ``examples/models/nb201_cell.py`` (constructor mode: six ``Literal`` edge arguments), with
 nasflow's structural fingerprints as architecture keys (an equivalent cell is reused, not evaluated) and the
-sampler ``nas.study.make_sampler`` gives. Only evaluations the evaluator actually makes are counted.
+sampler ``nas.study.make_sampler`` gives, helped by the training-free score ``search.proxy`` names (SynFlow of the
+built cell by default: it costs a forward and a backward pass of one sample, no training and no table look-up).
+Only evaluations the evaluator actually makes are counted.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ class _TrialCounter:
 
 def search_nasflow(seed: int, budget: int, signal: str = "cifar10", *, default: Mapping[str, str] | None = None,
                    warm_start: list[dict[str, Any]] = (), observer: Any = None, max_trials: int | None = None,
-                   sampler: str = "local") -> SearchLog:
+                   sampler: str = "local", proxy: str = "synflow") -> SearchLog:
     """One seeded search through :func:`nas.search.run_search`, until ``budget`` evaluations were made.
 
     ``default`` is the first trial (a seeded random cell when None); ``max_trials`` caps the trials,
@@ -165,7 +167,7 @@ def search_nasflow(seed: int, budget: int, signal: str = "cifar10", *, default: 
     torch.set_num_threads(1)
     evaluator = LookupEvaluator(signal, budget)
     counter = _TrialCounter(observer)
-    settings = SearchSettings(n_trials=max_trials or 10 * budget, sampler=sampler, seed=seed,
+    settings = SearchSettings(n_trials=max_trials or 10 * budget, sampler=sampler, proxy=proxy, seed=seed,
                               study_name=f"nb201-{signal}-{seed}")
     factory = CellFactory(default if default is not None else random_cell(seed))
     with optuna_quiet():

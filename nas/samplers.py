@@ -16,6 +16,12 @@ the random start, or the top of a climb of its own) is expanded, so a search stu
 from elsewhere; when there is none, the same Parzen proposal over every dimension gives a new start, else
 an untried neighbour of any trial is taken.
 
+A training-free score of each configuration's model (``score``, see :mod:`nas.proxy`), when given, joins the
+density ratio in ranking neighbours, weighted by how well it agrees with the evaluated trials: ``SCORE_WEIGHT``
+times the Spearman correlation of score and value over the completed trials, standardized over the candidates.
+A score that disagrees with the trials (or is noise) gets no weight; one that agrees steers the climb toward the
+neighbours it ranks high. It never decides which trial is best: only evaluated values do.
+
 A configuration already tried (completed, pruned, failed, or running in another worker) is never proposed
 again while an untried neighbour of a tried one exists (in a finite space: until every configuration was
 tried), so no trial of the budget is spent on a duplicate. Multi-objective studies are handed to TPE.
@@ -38,7 +44,10 @@ from nas.parzen import ParzenSpace, from_unit, to_unit
 
 FEW_VALUES = 16  # integer dimensions with at most this many values move to the adjacent values
 EI_CANDIDATES = 24  # candidates per Parzen proposal (as Optuna's TPE)
+SCORE_WEIGHT = 16.0  # log density-ratio units per standard deviation of the score, at full agreement
+MIN_SCORED = 5  # completed trials with a score needed before the score's agreement is trusted
 Key = tuple[Any, ...]
+Score = Callable[[dict[str, Any]], "float | None"]
 
 
 class LocalSearchSampler(BaseSampler):
@@ -46,14 +55,16 @@ class LocalSearchSampler(BaseSampler):
 
     ``n_random`` is the number of trials (the study's enqueued first trials included) sampled uniformly
     among untried configurations; ``gamma`` the share of completed trials forming the "good" density that
-    ranks neighbours.
+    ranks neighbours; ``score`` an optional training-free score of a full configuration (higher = expected
+    better; None = unknown) that helps rank neighbours as far as it agrees with the evaluated trials.
     """
 
-    def __init__(self, seed: int | None = None, n_random: int = 10, gamma: float = 0.15) -> None:
+    def __init__(self, seed: int | None = None, n_random: int = 10, gamma: float = 0.15,
+                 score: Score | None = None) -> None:
         self._rng = np.random.RandomState(seed)
         self._tpe = TPESampler(seed=seed, multivariate=True)  # Pareto searches and conditional dimensions
         self._space = IntersectionSearchSpace(include_pruned=True)
-        self.n_random, self.gamma = n_random, gamma
+        self.n_random, self.gamma, self.score = n_random, gamma, score
 
     def reseed_rng(self) -> None:
         self._rng.seed()
@@ -78,8 +89,9 @@ class LocalSearchSampler(BaseSampler):
             sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
             ranked = sorted(complete, key=lambda t: (-sign * t.value, t.number))
             discrete = [n for n in names if _is_discrete(search_space[n])]
+            weight = self._score_weight(ranked, sign) if discrete else 0.0
             for undominated in (True, False):
-                proposal = self._local(discrete, search_space, others, ranked, undominated) if discrete else {}
+                proposal = self._local(discrete, search_space, others, ranked, undominated, weight) if discrete else {}
                 if proposal:
                     rest = [n for n in names if n not in proposal]
                     return {**proposal, **self._parzen(rest, search_space, ranked)}
@@ -106,21 +118,34 @@ class LocalSearchSampler(BaseSampler):
         return params
 
     def _local(self, names: list[str], space: dict[str, BaseDistribution], others: list[FrozenTrial],
-               ranked: list[FrozenTrial], undominated: bool) -> dict[str, Any]:
+               ranked: list[FrozenTrial], undominated: bool, weight: float) -> dict[str, Any]:
         """The best-ranked untried neighbour, over the discrete dimensions ``names``, of the best (undominated)
-        of the completed trials ``ranked`` (best first) that has one ({} if none has)."""
+        of the completed trials ``ranked`` (best first) that has one ({} if none has); ``weight`` is the
+        training-free score's weight in the ranking."""
         tried = {_key(t.params, names, space) for t in others}
         keys = [_key(t.params, names, space) for t in ranked]
-        score = self._density_ratio(names, space, ranked)
+        ratio = self._density_ratio(names, space, ranked)
         for i, parent in enumerate(ranked):
             if undominated and any(sum(a != b for a, b in zip(keys[i], keys[j])) == 1 for j in range(i)):
                 continue  # a neighbour did at least as well: not a local optimum, its climb went on from there
             options = [child for name in names for value in _moves(space[name], parent.params[name])
                        if _key(child := {**{n: parent.params[n] for n in names}, name: value}, names, space) not in tried]
             if options:
-                scores = np.array([score(child) for child in options]) + 1e-9 * self._rng.uniform(size=len(options))
+                scores = np.array([ratio(child) for child in options]) + 1e-9 * self._rng.uniform(size=len(options))
+                if weight:
+                    scores += weight * _standardized([self.score({**parent.params, **child}) for child in options])
                 return options[int(np.argmax(scores))]
         return {}
+
+    def _score_weight(self, ranked: list[FrozenTrial], sign: float) -> float:
+        """The training-free score's weight: ``SCORE_WEIGHT`` times its rank correlation with the completed
+        trials' values (oriented so that better is higher), 0 when it disagrees or too few trials have one."""
+        if self.score is None:
+            return 0.0
+        pairs = [(s, sign * t.value) for t in ranked if (s := self.score(t.params)) is not None]
+        if len(pairs) < MIN_SCORED:
+            return 0.0
+        return SCORE_WEIGHT * max(0.0, _spearman(*map(np.array, zip(*pairs))))
 
     def _split(self, ranked: list[FrozenTrial]) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
         """The top ``gamma`` share of the completed trials (at least one) and the rest."""
@@ -188,6 +213,30 @@ def _uniform(dist: BaseDistribution, rng: np.random.RandomState) -> Any:
     if isinstance(dist, IntDistribution) and not dist.log:
         return int(dist.low + dist.step * rng.randint((dist.high - dist.low) // dist.step + 1))
     return from_unit(dist, rng.uniform())
+
+
+def _standardized(values: list[float | None]) -> np.ndarray:
+    """``values`` as z-scores (an unknown value at the mean; all zero when they do not vary)."""
+    known = np.array([v for v in values if v is not None])
+    if known.size < 2 or not known.std() > 0:
+        return np.zeros(len(values))
+    return np.array([(v - known.mean()) / known.std() if v is not None else 0.0 for v in values])
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (ties share their average rank); 0 when either side is constant."""
+    ra, rb = _ranks(a), _ranks(b)
+    if not (ra.std() > 0 and rb.std() > 0):
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 0, equal values sharing the mean of their ranks."""
+    positions = np.empty(len(values))
+    positions[np.argsort(values, kind="stable")] = np.arange(len(values))
+    _, group, size = np.unique(values, return_inverse=True, return_counts=True)
+    return (np.bincount(group, weights=positions) / size)[group]
 
 
 def _key(params: dict[str, Any], names: list[str], space: dict[str, BaseDistribution]) -> Key:

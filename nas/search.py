@@ -14,6 +14,7 @@ from nas.cost import measure_cost
 from nas.errors import NasError
 from nas.factory import ModelFactory
 from nas.observer import SearchObserver, TrialResult
+from nas.proxy import make_score
 from nas.recovery import WORKER_ATTR, recover_orphans, worker_id
 from nas.study import SearchSettings, counted_trials, open_study
 from nas.training import TrainSettings, train
@@ -180,7 +181,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     from nas.budget import budget_lock, claimed_trials
 
     observer = observer or SearchObserver()
-    study = open_study(settings)
+    example = data.split("train")[0][: train_settings.batch_size]
+    study = open_study(settings, make_score(settings.proxy, factory.build, example))
     lock = budget_lock(settings.storage, settings.study_name)
     with lock:
         recover_orphans(study)

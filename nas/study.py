@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas.constraints import Constraints
 from nas.errors import SearchError
+
+if TYPE_CHECKING:
+    from nas.samplers import Score
 
 SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
@@ -22,6 +25,7 @@ class SearchSettings:
     n_trials: int = 20
     timeout: float | None = None
     sampler: str = "local"
+    proxy: str = "synflow"
     pruner: str = "median"
     seed: int = 0
     storage: str | None = None
@@ -43,18 +47,19 @@ class SearchSettings:
         return [first] + ["minimize"] * len(self.costs)
 
 
-def make_sampler(name: str, seed: int, multi_objective: bool = False) -> Any:
+def make_sampler(name: str, seed: int, multi_objective: bool = False, score: Score | None = None) -> Any:
     """The seeded Optuna sampler called ``name``.
 
     ``local`` (the default) is :class:`nas.samplers.LocalSearchSampler` (random start, then local search around
-    the best trials); a Pareto search has no single best trial, so there it is multivariate TPE.
+    the best trials, helped by the training-free ``score`` if given); a Pareto search has no single best trial,
+    so there it is multivariate TPE. The other samplers do not use ``score``.
     """
     import optuna
 
     if name == "local" and not multi_objective:
         from nas.samplers import LocalSearchSampler
 
-        return LocalSearchSampler(seed=seed)
+        return LocalSearchSampler(seed=seed, score=score)
     if name in ("local", "tpe"):
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if name == "random":
@@ -110,8 +115,9 @@ def make_storage(url: str | None) -> Any:
                       heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
 
 
-def open_study(settings: SearchSettings) -> Any:
-    """Create the study, or load it if it exists in ``settings.storage`` (resume)."""
+def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
+    """Create the study, or load it if it exists in ``settings.storage`` (resume); ``score`` is the training-free
+    score the sampler may use (:func:`make_sampler`)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -119,7 +125,7 @@ def open_study(settings: SearchSettings) -> Any:
         study = optuna.create_study(
             study_name=settings.study_name,
             storage=make_storage(settings.storage),
-            sampler=make_sampler(settings.sampler, settings.seed, settings.multi_objective),
+            sampler=make_sampler(settings.sampler, settings.seed, settings.multi_objective, score),
             pruner=make_pruner(settings.pruner),
             directions=settings.directions,
             load_if_exists=True,

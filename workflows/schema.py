@@ -18,6 +18,11 @@ class Sampler(str, Enum):
     nsga2 = "nsga2"
 
 
+class Proxy(str, Enum):
+    synflow = "synflow"
+    none = "none"
+
+
 class Pruner(str, Enum):
     median = "median"
     hyperband = "hyperband"
@@ -84,6 +89,7 @@ class SearchConfig:
     n_trials: int = 20
     timeout: Optional[float] = None
     sampler: Sampler = Sampler.local
+    proxy: Proxy = Proxy.synflow
     pruner: Pruner = Pruner.median
     seed: int = 0
     storage: Optional[str] = None

@@ -8,13 +8,15 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pytest
 import torch
 
 from nas.factory import ConstructorFactory, DataShape
 from nas.model_file import ModelSpec
-from nas.samplers import LocalSearchSampler
+from nas.proxy import SynflowScore, synflow
+from nas.samplers import LocalSearchSampler, _spearman
 from nas.search import run_search
 from nas.space import Dimension, SearchSpace
 from nas.study import SearchSettings, make_sampler
@@ -125,6 +127,47 @@ def test_beats_random_search_on_a_rugged_categorical_problem() -> None:
     assert statistics.fmean(local) < statistics.fmean(uniform) / 2, (local, uniform)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_score_that_disagrees_with_the_trials_or_is_unknown_changes_nothing(seed: int) -> None:
+    objective = nk_landscape(seed)
+
+    def params(score: Any) -> list[dict[str, Any]]:
+        return [t.params for t in run(LocalSearchSampler(seed=seed, score=score), CATEGORICAL, objective, 40).trials]
+
+    plain = params(None)
+    assert params(lambda p: -objective(p)) == plain  # anti-correlated: weight 0
+    assert params(lambda p: None) == plain  # no configuration scored
+    assert params(lambda p: objective(p)) != plain  # the check can fail: an agreeing score does change the climb
+
+
+def test_an_agreeing_score_ranks_the_first_neighbours_by_itself() -> None:
+    """The first local proposal, among the 24 neighbours of the best random trial: with the objective itself as
+    the score (perfect agreement) it is one of the very best; without a score it is a density-ratio guess."""
+    def rank_of_first_proposal(scored: bool, seed: int) -> int:
+        objective = nk_landscape(300 + seed)
+        sampler = LocalSearchSampler(seed=seed, score=objective if scored else None)
+        trials = run(sampler, CATEGORICAL, objective, 11).trials
+        parent = max(trials[:10], key=lambda t: t.value)
+        neighbours = [{**parent.params, k: op} for k in parent.params for op in OPS if op != parent.params[k]]
+        values = sorted((objective(n) for n in neighbours), reverse=True)
+        return values.index(trials[10].value)
+
+    scored = [rank_of_first_proposal(True, seed) for seed in range(10)]
+    plain = [rank_of_first_proposal(False, seed) for seed in range(10)]
+    assert statistics.fmean(scored) < 2 and statistics.fmean(plain) > 4, (scored, plain)
+
+
+def test_spearman_matches_scipy_with_ties() -> None:
+    from scipy.stats import spearmanr
+
+    rng = random.Random(0)
+    for _ in range(20):
+        a = [rng.choice([1, 2, 2, 3, 5]) for _ in range(30)]
+        b = [x + rng.choice([-2, 0, 1]) for x in a]
+        assert _spearman(np.array(a), np.array(b)) == pytest.approx(spearmanr(a, b)[0])
+    assert _spearman(np.ones(5), np.arange(5.0)) == 0.0
+
+
 def test_pareto_searches_use_tpe_and_the_sampler_delegates_them() -> None:
     assert isinstance(make_sampler("local", 0), LocalSearchSampler)
     assert isinstance(make_sampler("local", 0, multi_objective=True), optuna.samplers.TPESampler)
@@ -152,6 +195,20 @@ def test_run_search_with_the_default_sampler_never_trains_a_configuration_twice(
     study = run_search(factory, _Data(), TrainSettings(epochs=1, batch_size=2), settings, evaluator=evaluator)
     assert len(study.trials) == 15 and study.trials[0].params == space.defaults()
     assert len({tuple(sorted(p.items())) for p in evaluated}) == len(evaluated) == 15
+    assert isinstance(study.sampler.score, SynflowScore)  # search.proxy=synflow, the default
+    torch.manual_seed(0)  # the score builds every configuration with seed 0
+    assert study.sampler.score(study.trials[0].params) == synflow(factory.build(space.defaults()), torch.ones(1, 1, 8, 8))
+
+
+def test_search_proxy_none_gives_the_sampler_no_score() -> None:
+    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"), DataShape((1, 8, 8), 10))
+    settings = SearchSettings(n_trials=2, sampler="local", proxy="none", pruner="none")
+
+    def evaluator(model: Any, params: dict[str, Any], settings: Any, on_epoch: Any) -> None:
+        on_epoch(0, {"val_accuracy": 0.5})
+
+    study = run_search(factory, _Data(), TrainSettings(epochs=1, batch_size=2), settings, evaluator=evaluator)
+    assert study.sampler.score is None
 
 
 @pytest.mark.parametrize("seed", [0, 1])
