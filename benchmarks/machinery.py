@@ -5,7 +5,8 @@ default config, the digits data and DigitsCNN factory, the Optuna study in its d
 SQLite through ``MlflowSearchObserver`` (its calls run on a background writer thread; the time that thread spends
 is reported beside the figure), the knowledge base in SQLite through ``KnowledgeBaseObserver``, fingerprint reuse
 and the median pruner. The evaluator only reports per-epoch metrics. Each part is timed by a thin wrapper around
-the real object (``nas.search.measure_cost`` is swapped for a timed call of itself during the search).
+the real object (``nas.search.measure_cost`` is swapped for a timed call of itself during the search); the sampler's
+training-free score (``search.proxy``: it builds and scores candidate configurations) is a part of its own.
 The baseline is the naive setup: Optuna on SQLite and one MLflow fluent call per value, in nested runs.
 """
 
@@ -24,16 +25,21 @@ from typing import Any
 from benchmarks.table import Figure, PartResult
 
 TARGET_MS = 25.0
-MACHINERY = ("sampling", "MLflow", "knowledge base", "reuse look-up", "epoch reports + pruning", "rest")
+MACHINERY = ("sampling", "training-free score", "MLflow", "knowledge base", "reuse look-up", "epoch reports + pruning",
+             "rest")
 MODEL_WORK = ("model build", "fingerprint", "cost measurement")
 
 
 class Clock:
-    """Per-trial buckets of time spent in named parts; a new bucket starts when a trial samples."""
+    """Per-trial buckets of time spent in named parts; a new bucket starts when a trial samples.
+
+    A part's time is its own: a timed call inside another one is counted in its part only, never in both.
+    """
 
     def __init__(self) -> None:
         self.trials: list[dict[str, float]] = []
         self.starts: list[float] = []
+        self._nested: list[float] = []  # per open timed call: seconds spent in timed calls inside it
 
     def new_trial(self) -> None:
         self.starts.append(time.perf_counter())
@@ -45,10 +51,14 @@ class Clock:
 
     def timed(self, part: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
+        self._nested.append(0.0)
         try:
             return fn(*args, **kwargs)
         finally:
-            self.add(part, time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            self.add(part, elapsed - self._nested.pop())
+            if self._nested:
+                self._nested[-1] += elapsed
 
 
 class TimedSpace:
@@ -122,14 +132,20 @@ class ReportingEvaluator:
 
 
 @contextmanager
-def timed_global(module: Any, name: str, part: str, clock: Clock) -> Iterator[None]:
-    """Within the block, ``module.name`` is the same function, timed under ``part``."""
+def patched(module: Any, name: str, replacement: Any) -> Iterator[None]:
+    """Within the block, ``module.name`` is ``replacement``."""
     original = getattr(module, name)
-    setattr(module, name, lambda *args, **kwargs: clock.timed(part, original, *args, **kwargs))
+    setattr(module, name, replacement)
     try:
         yield
     finally:
         setattr(module, name, original)
+
+
+def timed_global(module: Any, name: str, part: str, clock: Clock) -> Any:
+    """A context within which ``module.name`` is the same function, timed under ``part``."""
+    original = getattr(module, name)
+    return patched(module, name, lambda *args, **kwargs: clock.timed(part, original, *args, **kwargs))
 
 
 def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[str, ...] = ()) -> tuple[Clock, float]:
@@ -137,6 +153,7 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[s
     the MLflow writer thread's seconds per trial."""
     import nas.search as search_module
     from nas.observer import Observers
+    from nas.proxy import make_score
     from nas.search import fingerprint_key, run_search
     from workflows.config import compose_config
     from workflows.kb_records import KnowledgeBaseObserver, task_record
@@ -160,7 +177,15 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[s
     def arch_key(model: Any, example: Any, params: dict[str, Any]) -> str:
         return clock.timed("fingerprint", fingerprint_key, model, example, params)
 
-    with timed_global(search_module, "measure_cost", "cost measurement", clock):
+    def timed_score(proxy: str, _build: Any, example: Any) -> Any:
+        """The sampler's training-free score, on the untimed factory: its builds are sampling work, not a trial's."""
+        score = make_score(proxy, ctx.factory.build, example)
+        if score is None:
+            return None
+        return lambda params: clock.timed("training-free score", score, params)
+
+    with timed_global(search_module, "measure_cost", "cost measurement", clock), \
+            patched(search_module, "make_score", timed_score):
         run_search(TimedFactory(ctx.factory, clock), ctx.data, ctx.train_settings, ctx.search_settings, observers,
                    arch_key=arch_key, evaluator=ReportingEvaluator(ctx.train_settings.epochs, clock),
                    reuse=lambda key: clock.timed("reuse look-up", lookup, key))
@@ -220,8 +245,10 @@ def breakdown(clock: Clock) -> dict[str, Any]:
     per_part = {p: [t.get(p, 0.0) for t in trials] for p in (*MACHINERY[:-1], *MODEL_WORK)}
     per_part["rest"] = [total - sum(t.values()) for total, t in zip(totals, trials)]
     parts = {p: _median_ms(v) for p, v in per_part.items()}
+    means = {p: statistics.fmean(v) * 1000 if v else float("nan") for p, v in per_part.items()}
     machinery = [total - sum(t.get(p, 0.0) for p in MODEL_WORK) for total, t in zip(totals, trials)]
-    return {"trials": len(totals), "parts_ms": parts, "total_ms": _median_ms(totals), "machinery_ms": _median_ms(machinery)}
+    return {"trials": len(totals), "parts_ms": parts, "parts_mean_ms": means, "total_ms": _median_ms(totals),
+            "machinery_ms": _median_ms(machinery)}
 
 
 def _parts(parts: dict[str, float], names: tuple[str, ...]) -> str:
@@ -254,7 +281,8 @@ def run(quick: bool = False) -> PartResult:
                baseline=naive, baseline_name=naive_name, target=TARGET_MS, higher_is_better=False, decimals=1,
                note=f"median of {ours['trials']} trials, default stores (study: journal file; MLflow, KB: SQLite); "
                     f"parts: {_parts(ours['parts_ms'], MACHINERY)} (rest: trial creation and finish, user attributes, "
-                    f"lock); MLflow's writer thread spent {ours['mlflow_writer_ms']:.1f} ms per trial beside the "
+                    f"lock; the training-free score builds and scores a new incumbent's neighbours at once, "
+                    f"{ours['parts_mean_ms']['training-free score']:.1f} ms per trial on average); MLflow's writer thread spent {ours['mlflow_writer_ms']:.1f} ms per trial beside the "
                     "trial (during training in a real search)"),
         Figure("whole trial overhead incl. model build, fingerprint, cost", ours["total_ms"], "ms",
                baseline=naive, baseline_name="naive, builds no model", higher_is_better=False, decimals=1,

@@ -5,9 +5,11 @@ phase (first trial started → last trial finished, from the study itself) and o
 each process's start-up: imports, stores, data). A full run adds ``workers=1`` on one thread (the default single
 worker trains on every core, the workers on one each) and repeats the three searches ``ROUNDS`` times.
 
-The model's size is fixed (``FIXED_SIZE``: constructor arguments only; activation, batch norm and dropout are
-searched): the runs sample different configurations, and over the whole space a trial's training cost varies
-several-fold, which made the ratio swing between 1.1× and 2.0× from run to run.
+The architecture is fixed (``FIXED_ARCHITECTURE``: constructor arguments only; the dropout rate is searched, which
+changes no trial's cost): the runs sample different configurations, and over the whole space a trial's training
+cost varies several-fold (which made the ratio swing between 1.1× and 2.0× from run to run); with the activation and
+batch norm still searched, the two searches still trained different amounts of work (single-thread baselines of
+88 to 107 trials/min on one day).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from benchmarks.table import Figure, PartResult
 
 TARGET = 1.8
 ROUNDS = 3
-FIXED_SIZE = ("model.extract=constructor", "+model.args.channels=32", "+model.args.depth=2",
-              "+model.args.kernel_size=3", "+model.args.hidden=64")
+FIXED_ARCHITECTURE = ("model.extract=constructor", "+model.args.channels=32", "+model.args.depth=2",
+                      "+model.args.kernel_size=3", "+model.args.hidden=64", "+model.args.activation=relu",
+                      "+model.args.batch_norm=true")
 
 
 def trial_window_s(storage: str, study_name: str) -> float:
@@ -42,8 +45,8 @@ def one_search(digits: Path, workspace: Path, workers: int, n_trials: int, epoch
                extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """One ``nasflow search`` in a fresh workspace; its wall time, trial-phase time and trials per minute."""
     done = run_nasflow(["search", "--json", "--no-progress", f"data.path={digits}", f"search.workers={workers}",
-                        f"search.n_trials={n_trials}", f"train.epochs={epochs}", "search.pruner=none", *FIXED_SIZE,
-                        *extra],
+                        f"search.n_trials={n_trials}", f"train.epochs={epochs}", "search.pruner=none",
+                        *FIXED_ARCHITECTURE, *extra],
                        workspace=workspace)
     summary = done.json()
     window = trial_window_s(summary["optuna_storage"], summary["study"])
@@ -58,10 +61,16 @@ def median_search(searches: list[dict[str, Any]]) -> dict[str, Any]:
     return {**{k: statistics.median(s[k] for s in searches) for k in figures}, "rounds": searches}
 
 
+def round_ratios(rounds: list[list[dict[str, Any]]], figure: str, measured: int, baseline: int) -> list[float]:
+    """Per round, ``figure`` of search ``measured`` over that of search ``baseline`` (run back to back)."""
+    return [searches[measured][figure] / searches[baseline][figure] for searches in rounds]
+
+
 def run(quick: bool = False) -> PartResult:
     """1 worker, 2 workers and (in a full run) 1 worker on one thread, each in a fresh workspace
     (``search.pruner=none``: every trial trains fully); a full run repeats the three ``ROUNDS`` times,
-    interleaved, and reports medians (the machine is noisy).
+    interleaved, and reports medians: of each figure, and of the ratios within each round (the machine is noisy:
+    the same search ran at 83 to 106 trials/min in three rounds of one run).
 
     In quick mode both searches run at the same time: the smoke test only checks that figures come out.
     """
@@ -70,7 +79,7 @@ def run(quick: bool = False) -> PartResult:
         digits = Path(tmp) / "digits"
         subprocess.run(["git", "init", "-q", tmp], check=True)
         run_nasflow(["data", "init", "digits", str(digits)], cwd=Path(tmp))
-        one_thread = None
+        one_thread, rounds = None, []
         jobs = [(digits, Path(tmp) / f"ws{n}", n, n_trials, epochs) for n in (1, 2)]
         if quick:  # a smoke run: both at once, the figures mean nothing
             with ThreadPoolExecutor(2) as pool:
@@ -80,24 +89,29 @@ def run(quick: bool = False) -> PartResult:
                        for n, t, extra in ((1, 0, ()), (2, 0, ()), (1, 1, ("search.threads=1",)))]
                       for r in range(ROUNDS)]
             one, two, one_thread = (median_search(list(searches)) for searches in zip(*rounds))
-    setup = (f"{n_trials} trials × {epochs} epochs of DigitsCNN at a fixed size (channels 32, depth 2, kernel 3, "
-             "hidden 64; activation, batch norm, dropout searched), pruning off")
+    setup = (f"{n_trials} trials × {epochs} epochs of one DigitsCNN architecture (channels 32, depth 2, kernel 3, "
+             "hidden 64, relu, batch norm; the dropout rate searched: every trial trains the same work), pruning off")
     figures = [
         Figure("parallel workers: trials/min, workers=2 vs 1 (whole command)", two["per_min_command"], "trials/min",
                baseline=one["per_min_command"], baseline_name="workers=1", decimals=1,
                note=f"wall {two['wall_s']:.1f} s vs {one['wall_s']:.1f} s, start-up and shutdown included"),
     ]
     if one_thread is not None:
+        ratios = round_ratios(rounds, "per_min_trial_phase", 1, 2)
         figures.insert(0, Figure(
             "parallel workers: trials/min, workers=2 vs 1, one torch thread each (trial phase)",
             two["per_min_trial_phase"], "trials/min", baseline=one_thread["per_min_trial_phase"],
             baseline_name="workers=1 search.threads=1", target=TARGET, target_on="ratio", decimals=1,
+            paired_ratio=statistics.median(ratios),
             note=f"{setup}; first trial start to last trial end, from the study; the scaling of worker processes; "
-                 f"median of {ROUNDS} rounds"))
+                 f"medians of {ROUNDS} rounds, the ratio the median of the rounds' own ratios "
+                 f"({', '.join(f'{r:.2f}' for r in ratios)})"))
+    default_ratios = round_ratios(rounds, "per_min_trial_phase", 1, 0) if rounds else None
     figures.insert(1 if one_thread is not None else 0, Figure(
         "parallel workers: trials/min, workers=2 vs the default workers=1 (trial phase)", two["per_min_trial_phase"],
         "trials/min", baseline=one["per_min_trial_phase"], baseline_name="workers=1 (torch threads = cores)",
         target=None if one_thread is not None else TARGET, target_on="ratio", decimals=1,
+        paired_ratio=statistics.median(default_ratios) if default_ratios else None,
         note=f"{setup}; the default single worker trains on every core (threads = cores / workers), "
              "so this is 2 processes × 1 thread against 1 process × 2 threads"))
     return PartResult("workers", figures, {"one": one, "two": two, "one_thread": one_thread, "n_trials": n_trials,
