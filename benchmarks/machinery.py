@@ -132,20 +132,14 @@ class ReportingEvaluator:
 
 
 @contextmanager
-def patched(module: Any, name: str, replacement: Any) -> Iterator[None]:
-    """Within the block, ``module.name`` is ``replacement``."""
+def timed_global(module: Any, name: str, part: str, clock: Clock) -> Iterator[None]:
+    """Within the block, ``module.name`` is the same function, timed under ``part``."""
     original = getattr(module, name)
-    setattr(module, name, replacement)
+    setattr(module, name, lambda *args, **kwargs: clock.timed(part, original, *args, **kwargs))
     try:
         yield
     finally:
         setattr(module, name, original)
-
-
-def timed_global(module: Any, name: str, part: str, clock: Clock) -> Any:
-    """A context within which ``module.name`` is the same function, timed under ``part``."""
-    original = getattr(module, name)
-    return patched(module, name, lambda *args, **kwargs: clock.timed(part, original, *args, **kwargs))
 
 
 def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[str, ...] = ()) -> tuple[Clock, float]:
@@ -177,18 +171,14 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[s
     def arch_key(model: Any, example: Any, params: dict[str, Any]) -> str:
         return clock.timed("fingerprint", fingerprint_key, model, example, params)
 
-    def timed_score(proxy: str, _build: Any, example: Any) -> Any:
-        """The sampler's training-free score, on the untimed factory: its builds are sampling work, not a trial's."""
-        score = make_score(proxy, ctx.factory.build, example)
-        if score is None:
-            return None
-        return lambda params: clock.timed("training-free score", score, params)
-
-    with timed_global(search_module, "measure_cost", "cost measurement", clock), \
-            patched(search_module, "make_score", timed_score):
+    # the sampler's training-free score on the untimed factory: its builds are sampling work, not a trial's
+    score = make_score(ctx.search_settings.proxy, ctx.factory.build,
+                       ctx.data.split("train")[0][: ctx.train_settings.batch_size])
+    with timed_global(search_module, "measure_cost", "cost measurement", clock):
         run_search(TimedFactory(ctx.factory, clock), ctx.data, ctx.train_settings, ctx.search_settings, observers,
                    arch_key=arch_key, evaluator=ReportingEvaluator(ctx.train_settings.epochs, clock),
-                   reuse=lambda key: clock.timed("reuse look-up", lookup, key))
+                   reuse=lambda key: clock.timed("reuse look-up", lookup, key),
+                   score=None if score is None else lambda params: clock.timed("training-free score", score, params))
     kb.close()
     return clock, tracker.client.seconds / max(1, len(clock.trials))
 

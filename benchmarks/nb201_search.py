@@ -5,7 +5,8 @@ extracts from ``examples/models/nb201_cell.py`` (constructor mode: six ``Literal
 nasflow's structural fingerprints as architecture keys (an equivalent cell is reused, not evaluated) and the
 sampler ``nas.study.make_sampler`` gives, helped by the training-free score ``search.proxy`` names (SynFlow of the
 built cell by default: it costs a forward and a backward pass of one sample, no training and no table look-up).
-Only evaluations the evaluator actually makes are counted.
+Only evaluations the evaluator actually makes are counted. Built models and scores are memoized per cell string
+across the searches of a process (the lookup never trains a model; a cell's score does not depend on the search).
 """
 
 from __future__ import annotations
@@ -102,6 +103,27 @@ class CellFactory:
         return _MODELS[key]
 
 
+_SCORES: dict[tuple[str, str], float | None] = {}  # (proxy, cell string) -> score, shared by this process's searches
+
+
+def memoized_score(proxy: str) -> Any:
+    """The training-free score ``search.proxy`` names, as ``run_search`` makes it (each cell built afresh under a
+    fixed seed), memoized per cell string across seeds: a cell's score does not depend on the search."""
+    from nas.proxy import make_score
+
+    score = make_score(proxy, extracted_factory().build, TinyData().split("train")[0])
+    if score is None:
+        return None
+
+    def memoized(params: dict[str, Any]) -> float | None:
+        key = (proxy, cell_string(params))
+        if key not in _SCORES:
+            _SCORES[key] = score(params)
+        return _SCORES[key]
+
+    return memoized
+
+
 def random_cell(seed: int) -> dict[str, str]:
     """A seeded random cell: the neutral first trial (the model file's own default is a top cell of the table)."""
     rng = random.Random(1_000_003 * seed + 17)
@@ -173,7 +195,8 @@ def search_nasflow(seed: int, budget: int, signal: str = "cifar10", *, default: 
     with optuna_quiet():
         try:
             run_search(factory, TinyData(), TrainSettings(epochs=1, batch_size=1, seed=seed), settings, counter,
-                       arch_key=fingerprint_key, evaluator=evaluator, warm_start=list(warm_start))
+                       arch_key=fingerprint_key, evaluator=evaluator, warm_start=list(warm_start),
+                       score=memoized_score(proxy))
         except BudgetSpent:
             counter.trials -= 1  # the trial that asked for one evaluation too many
     return SearchLog(evaluator.log, counter.trials)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from nas.errors import NasError, SearchError
+from nas.layers.graph import TraceFailure
 
 if TYPE_CHECKING:
     from nas.samplers import Score
@@ -57,7 +58,7 @@ class SynflowScore:
 
     ``build`` turns a configuration into a freshly initialized model; it runs under a fixed torch seed (the
     global random state is left as it was), so a configuration always gets the same score. A configuration that
-    does not build scores None.
+    does not build (or fails to trace or fit the data) scores None.
     """
 
     def __init__(self, build: Callable[[Mapping[str, Any]], nn.Module], example: torch.Tensor, seed: int = 0) -> None:
@@ -71,8 +72,8 @@ class SynflowScore:
                 torch.manual_seed(self.seed)
                 try:
                     model = self.build(params)
-                except NasError:
-                    self._scores[key] = None
+                except (NasError, TraceFailure, RuntimeError, ValueError, TypeError):
+                    self._scores[key] = None  # the trial will say why; a score never stops the search
                 else:
                     self._scores[key] = synflow(model, self.example)
         return self._scores[key]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import torch
 
@@ -18,6 +18,9 @@ from nas.proxy import make_score
 from nas.recovery import WORKER_ATTR, recover_orphans, worker_id
 from nas.study import SearchSettings, counted_trials, open_study
 from nas.training import TrainSettings, train
+
+if TYPE_CHECKING:
+    from nas.samplers import Score
 
 ArchKey = Callable[[Any, torch.Tensor, dict[str, Any]], str]
 Reuse = Callable[[str], "dict[str, float] | None"]
@@ -169,20 +172,22 @@ class _Objective:
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
                observer: SearchObserver | None = None, arch_key: ArchKey = params_key,
                evaluator: Evaluator | None = None, reuse: Reuse | None = None,
-               warm_start: list[dict[str, Any]] = ()) -> Any:
+               warm_start: list[dict[str, Any]] = (), score: Score | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
     budget is never overshot. Trials of dead workers are failed and retried once; the first trial of a new
     study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
     into the space); an architecture already evaluated (in the study, or known to ``reuse``) is reused,
-    never trained twice.
+    never trained twice. The sampler's training-free score is ``score`` if given, else the one
+    ``settings.proxy`` names, on the factory's models.
     """
     from nas.budget import budget_lock, claimed_trials
 
     observer = observer or SearchObserver()
-    example = data.split("train")[0][: train_settings.batch_size]
-    study = open_study(settings, make_score(settings.proxy, factory.build, example))
+    if score is None:
+        score = make_score(settings.proxy, factory.build, data.split("train")[0][: train_settings.batch_size])
+    study = open_study(settings, score)
     lock = budget_lock(settings.storage, settings.study_name)
     with lock:
         recover_orphans(study)

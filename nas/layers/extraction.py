@@ -33,16 +33,17 @@ class LayerExtraction:
 
 
 def fit_to_data(
-    model: nn.Module, input_shape: tuple[int, ...], n_classes: int, where: str
+    model: nn.Module, input_shape: tuple[int, ...], n_classes: int, where: str, sites: bool = True
 ) -> tuple[fx.GraphModule, LayerPlan]:
     """Trace ``model`` and fit it to the data; a layer that cannot be fitted is a :class:`ModelFileError`.
+    Without ``sites`` the plan holds the width groups only (see :func:`nas.layers.plan.analyze`).
 
     Raises :class:`nas.layers.graph.TraceFailure` when torch.fx cannot trace the model.
     """
     gm = trace(model)
     example = example_input(input_shape)
     try:
-        plan = analyze(gm, example, in_channels=input_shape[0], n_classes=n_classes)
+        plan = analyze(gm, example, in_channels=input_shape[0], n_classes=n_classes, sites=sites)
     except AdaptFailure as exc:
         raise ModelFileError(
             f"{where}: {exc}; nasflow cannot resize this layer for input {'x'.join(map(str, input_shape))} "
@@ -127,7 +128,9 @@ def build_layers(
     model: nn.Module, input_shape: tuple[int, ...], n_classes: int, params: dict[str, Any], where: str
 ) -> fx.GraphModule:
     """``model`` traced, fitted to the data and changed to the layer ``params`` (labels it lacks are ignored)."""
-    gm, plan = fit_to_data(model, input_shape, n_classes, where)
+    gm, plan = fit_to_data(model, input_shape, n_classes, where, sites=bool(params))
+    if not params:
+        return gm  # fitted: nothing to change
     try:
         plan.apply(gm, params, example_input(input_shape))
     except AdaptFailure as exc:

@@ -68,8 +68,10 @@ class LayerPlan:
         run_adaptive(gm, example)
 
 
-def analyze(gm: fx.GraphModule, example: torch.Tensor, in_channels: int, n_classes: int) -> LayerPlan:
-    """Fit ``gm`` to the data (in place) and find what can be searched in it.
+def analyze(gm: fx.GraphModule, example: torch.Tensor, in_channels: int, n_classes: int,
+            sites: bool = True) -> LayerPlan:
+    """Fit ``gm`` to the data (in place) and find what can be searched in it: its width groups and, with
+    ``sites``, its kernel, dropout and activation sites and repeated blocks (a fit alone needs only the widths).
 
     Raises :class:`AdaptFailure` when the model cannot be made to run on ``example``.
     """
@@ -96,4 +98,4 @@ def analyze(gm: fx.GraphModule, example: torch.Tensor, in_channels: int, n_class
             retarget = True
     if retarget:
         run_adaptive(gm, example, notes)
-    return LayerPlan(groups, find_sites(gm), find_runs(gm), notes)
+    return LayerPlan(groups, find_sites(gm) if sites else [], find_runs(gm) if sites else [], notes)

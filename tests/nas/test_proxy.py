@@ -13,6 +13,7 @@ from torch import nn
 
 from nas.errors import ModelFileError, SearchError
 from nas.factory import ConstructorFactory, DataShape
+from nas.layers.graph import TraceFailure
 from nas.model_file import ModelSpec
 from nas.proxy import SynflowScore, make_score, synflow
 
@@ -86,9 +87,11 @@ def test_a_configuration_is_scored_once_with_the_same_weights_whatever_the_rando
     assert first({**params, "channels": 64}) > value
 
 
-def test_a_configuration_that_does_not_build_scores_none() -> None:
+@pytest.mark.parametrize("error", [ModelFileError("DigitsCNN(**{...}) failed"), TraceFailure("control flow"),
+                                   RuntimeError("shape mismatch")])
+def test_a_configuration_that_does_not_build_scores_none(error: Exception) -> None:
     def build(params: dict[str, Any]) -> nn.Module:
-        raise ModelFileError(f"DigitsCNN(**{params}) failed")
+        raise error
 
     assert SynflowScore(build, EXAMPLE)({"channels": 3}) is None
 
