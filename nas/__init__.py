@@ -13,6 +13,7 @@ from nas.factory import ConstructorFactory, DataShape, ModelFactory
 from nas.fingerprint import fingerprint
 from nas.model_file import ModelSpec, load_model_class
 from nas.observer import Observers, SearchObserver, TrialResult
+from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
 from nas.samplers import LocalSearchSampler
 from nas.search import Evaluator, TrainingEvaluator, fingerprint_key, params_key, run_search
@@ -42,6 +43,7 @@ __all__ = [
     "SearchSettings",
     "SearchSpace",
     "SpaceError",
+    "SynflowScore",
     "TrainSettings",
     "TrainingEvaluator",
     "TrialResult",
@@ -55,6 +57,7 @@ __all__ = [
     "load_exported",
     "load_model_class",
     "make_factory",
+    "make_score",
     "measure_cost",
     "open_study",
     "params_key",
@@ -63,5 +66,6 @@ __all__ = [
     "retrain",
     "run_search",
     "select_trial",
+    "synflow",
     "train",
 ]
