@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -11,6 +12,7 @@ from torch import nn
 
 EpochHook = Callable[[int, dict[str, float]], None]
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "constant")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class TrainSettings:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     seed: int = 0
+    schedule: str = "cosine"
 
     def as_dict(self) -> dict[str, float | int | str]:
         """The settings as a flat mapping (for logging)."""
@@ -60,6 +63,17 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Opt
     raise ValueError(f"unknown optimizer '{settings.optimizer}'; use one of {', '.join(OPTIMIZERS)}")
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, settings: TrainSettings,
+                   steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule named by ``settings.schedule`` over ``steps`` optimizer steps: ``cosine``
+    decays the rate to zero along a half cosine, ``constant`` keeps it (None)."""
+    if settings.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    if settings.schedule == "constant":
+        return None
+    raise ValueError(f"unknown schedule '{settings.schedule}'; use one of {', '.join(SCHEDULES)}")
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
     """Accuracy and mean cross-entropy of ``model`` on ``(x, y)``.
@@ -89,17 +103,19 @@ def train(
     y_val: torch.Tensor | None = None,
     on_epoch: EpochHook | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; after each epoch evaluate on the validation split and call ``on_epoch``.
+    """Train ``model`` in place (the learning rate follows ``settings.schedule`` over all epochs); after each
+    epoch evaluate on the validation split and call ``on_epoch``.
 
     ``on_epoch`` may raise (for example Optuna's ``TrialPruned``) to stop training early.
     """
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     optimizer = make_optimizer(model, settings)
+    n = len(x_train)
+    scheduler = make_scheduler(optimizer, settings, settings.epochs * math.ceil(n / settings.batch_size))
     loss_fn = nn.CrossEntropyLoss()
     result = TrainResult()
     started = time.perf_counter()
-    n = len(x_train)
     for epoch in range(settings.epochs):
         model.train()
         order = torch.randperm(n, generator=generator)
@@ -110,6 +126,8 @@ def train(
             loss = loss_fn(model(x_train[idx]), y_train[idx])
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             loss_sum += loss.item() * len(idx)
         metrics = {"train_loss": loss_sum / max(n, 1)}
         if x_val is not None and y_val is not None:

@@ -95,7 +95,8 @@ def prepare(cfg: Any) -> RunContext:
     spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     t = cfg.train
-    train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed)
+    train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed,
+                                   t.schedule.value)
     return RunContext(cfg, ws, data, factory, train_settings, search_settings(cfg, ws), git_commit())
 
 

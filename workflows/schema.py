@@ -48,6 +48,11 @@ class Optimizer(str, Enum):
     sgd = "sgd"
 
 
+class Schedule(str, Enum):
+    cosine = "cosine"
+    constant = "constant"
+
+
 class Extraction(str, Enum):
     auto = "auto"
     constructor = "constructor"
@@ -113,6 +118,7 @@ class TrainConfig:
     optimizer: Optimizer = Optimizer.adam
     weight_decay: float = 0.0
     seed: int = 0
+    schedule: Schedule = Schedule.cosine
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,30 @@ def test_training_is_seeded_and_retrain_tests_once(factory, digits) -> None:
     result = retrain(factory, SMALL.defaults(), digits, TrainSettings(epochs=8))
     assert result.metrics["test_accuracy"] > 0.85
     assert result.cost.params == sum(p.numel() for p in result.model.parameters())
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero_and_constant_keeps_it(
+        factory, digits, monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = digits.split("train")
+    seen: list[float] = []
+    original = torch.optim.Adam.step
+
+    def step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    rates: dict[str, list[float]] = {}
+    for schedule in ("cosine", "constant"):
+        seen.clear()
+        torch.manual_seed(0)
+        train(factory.build(SMALL.defaults()), x, y, TrainSettings(epochs=2, batch_size=256, lr=0.01, schedule=schedule))
+        rates[schedule] = list(seen)
+    steps = 2 * math.ceil(len(x) / 256)
+    assert rates["constant"] == [0.01] * steps
+    assert rates["cosine"] == pytest.approx([0.01 * (1 + math.cos(math.pi * k / steps)) / 2 for k in range(steps)])
+    with pytest.raises(ValueError, match=r"unknown schedule 'step'; use one of cosine, constant"):
+        train(factory.build(SMALL.defaults()), x, y, TrainSettings(epochs=1, schedule="step"))
 
 
 def test_empty_study_and_bad_names_are_clear(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, pattern: str, conte
     ("search.n_trials=abc", r"'abc'.*could not be converted to Integer; key: search.n_trials"),
     ("search.sampler=annealing", r"Invalid value 'annealing', expected one of \[local, tpe, random, gp, cmaes, nsga2\]"),
     ("search.proxy=jacov", r"Invalid value 'jacov', expected one of \[synflow, none\]; key: search.proxy"),
+    ("train.schedule=step", r"Invalid value 'step', expected one of \[cosine, constant\]; key: train.schedule"),
     ("model=no_such_model", r"Could not find 'model/no_such_model'"),
     ("serach.n_trials=3", r"Key 'serach' not in 'NasflowConfig'"),
     ("model.file=examples/models/missing.py", r"model file 'examples/models/missing.py' does not exist"),
