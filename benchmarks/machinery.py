@@ -272,8 +272,9 @@ def run(quick: bool = False) -> PartResult:
                note=f"median of {ours['trials']} trials, default stores (study: journal file; MLflow, KB: SQLite); "
                     f"parts: {_parts(ours['parts_ms'], MACHINERY)} (rest: trial creation and finish, user attributes, "
                     f"lock; the training-free score builds and scores a new incumbent's neighbours at once, "
-                    f"{ours['parts_mean_ms']['training-free score']:.1f} ms per trial on average); MLflow's writer thread spent {ours['mlflow_writer_ms']:.1f} ms per trial beside the "
-                    "trial (during training in a real search)"),
+                    f"{ours['parts_mean_ms']['training-free score']:.1f} ms per trial on average); MLflow's writer "
+                    f"thread spent {ours['mlflow_writer_ms']:.1f} ms per trial beside the trial (during training in a "
+                    "real search)"),
         Figure("whole trial overhead incl. model build, fingerprint, cost", ours["total_ms"], "ms",
                baseline=naive, baseline_name="naive, builds no model", higher_is_better=False, decimals=1,
                note=f"DigitsCNN; {_parts(ours['parts_ms'], MODEL_WORK)}"),

@@ -1,7 +1,8 @@
 """Part 2: nasflow's trial training loop (``nas.training.train``) against a hand-written PyTorch loop.
 
 Same model (the example DigitsCNN), same data (scikit-learn's digits as 1×8×8 tensors), batch size, optimizer,
-learning-rate schedule, epochs and thread count; the two loops alternate and the figure is the median of their paired speed ratios.
+learning-rate schedule, epochs and thread count; the two loops alternate and the figure is the median of their
+paired speed ratios.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def run(quick: bool = False, threads: int = 1) -> PartResult:
     figure = Figure("training throughput: nas.training.train vs hand loop", statistics.median(ours), "samples/s",
                     baseline=statistics.median(hand), baseline_name="hand-written loop", target=TARGET,
                     target_on="ratio", decimals=0, paired_ratio=ratio,
-                    note=f"DigitsCNN on 1,797 digits, batch 64, Adam, {threads} thread(s), {epochs} epochs × {repeats} "
-                         "alternating repeats; ratio = median of paired ratios")
+                    note=f"DigitsCNN on 1,797 digits, batch 64, Adam with a cosine schedule, {threads} thread(s), "
+                         f"{epochs} epochs × {repeats} alternating repeats; ratio = median of paired ratios")
     return PartResult("training_speed", [figure], {"ratios": ratios, "nasflow_sps": ours, "hand_sps": hand,
                                                     "median_paired_ratio": ratio, "threads": threads})

@@ -6,10 +6,11 @@ each process's start-up: imports, stores, data). A full run adds ``workers=1`` o
 worker trains on every core, the workers on one each) and repeats the three searches ``ROUNDS`` times.
 
 The architecture is fixed (``FIXED_ARCHITECTURE``: constructor arguments only; the dropout rate is searched, which
-changes no trial's cost): the runs sample different configurations, and over the whole space a trial's training
-cost varies several-fold (which made the ratio swing between 1.1× and 2.0× from run to run); with the activation and
-batch norm still searched, the two searches still trained different amounts of work (single-thread baselines of
-88 to 107 trials/min on one day).
+changes no trial's cost), so every search trains exactly the same work: over the whole space the runs sample
+different configurations whose training cost varies several-fold (which made the ratio swing between 1.1× and 2.0×
+from run to run). What remains is the machine's own noise: the same single-thread search ran at 83 to 106
+trials/min in the three rounds of one run, so the ratio is taken within each round (its searches run back to back)
+and the median of those is reported.
 """
 
 from __future__ import annotations
@@ -69,8 +70,7 @@ def round_ratios(rounds: list[list[dict[str, Any]]], figure: str, measured: int,
 def run(quick: bool = False) -> PartResult:
     """1 worker, 2 workers and (in a full run) 1 worker on one thread, each in a fresh workspace
     (``search.pruner=none``: every trial trains fully); a full run repeats the three ``ROUNDS`` times,
-    interleaved, and reports medians: of each figure, and of the ratios within each round (the machine is noisy:
-    the same search ran at 83 to 106 trials/min in three rounds of one run).
+    interleaved, and reports medians: of each figure, and of the ratios within each round.
 
     In quick mode both searches run at the same time: the smoke test only checks that figures come out.
     """
@@ -106,7 +106,7 @@ def run(quick: bool = False) -> PartResult:
             note=f"{setup}; first trial start to last trial end, from the study; the scaling of worker processes; "
                  f"medians of {ROUNDS} rounds, the ratio the median of the rounds' own ratios "
                  f"({', '.join(f'{r:.2f}' for r in ratios)})"))
-    default_ratios = round_ratios(rounds, "per_min_trial_phase", 1, 0) if rounds else None
+    default_ratios = round_ratios(rounds, "per_min_trial_phase", 1, 0)  # none in quick mode
     figures.insert(1 if one_thread is not None else 0, Figure(
         "parallel workers: trials/min, workers=2 vs the default workers=1 (trial phase)", two["per_min_trial_phase"],
         "trials/min", baseline=one["per_min_trial_phase"], baseline_name="workers=1 (torch threads = cores)",
