@@ -26,6 +26,7 @@ from nas.model_file import ModelSpec
 from nas.space import Dimension, SearchSpace
 
 MODES = ("auto", "constructor", "layers")
+BUILD_FAILURES = (NasError, TraceFailure, RuntimeError, ValueError, TypeError)  # what building a sample may raise
 
 
 class ExtractedFactory:
@@ -88,7 +89,7 @@ class ExtractedFactory:
         try:
             model = self._construct(self._plain, params)
             _, plan = fit_to_data(model, self.shape.input_shape, self.shape.n_classes, self.where)
-        except (NasError, TraceFailure, RuntimeError, ValueError, TypeError):
+        except BUILD_FAILURES:
             return None
         return {k: d.default for k, d in plan.dimensions().items()}
 
@@ -154,4 +155,4 @@ def make_factory(
     return ExtractedFactory(spec, shape, space, mode)
 
 
-__all__ = ["MODES", "ExtractedFactory", "make_factory"]
+__all__ = ["BUILD_FAILURES", "MODES", "ExtractedFactory", "make_factory"]

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from nas.errors import NasError, SearchError
-from nas.layers.graph import TraceFailure
+from nas.errors import SearchError
+from nas.extract import BUILD_FAILURES
 
 if TYPE_CHECKING:
     from nas.samplers import Score
@@ -72,7 +72,7 @@ class SynflowScore:
                 torch.manual_seed(self.seed)
                 try:
                     model = self.build(params)
-                except (NasError, TraceFailure, RuntimeError, ValueError, TypeError):
+                except BUILD_FAILURES:
                     self._scores[key] = None  # the trial will say why; a score never stops the search
                 else:
                     self._scores[key] = synflow(model, self.example)

@@ -72,7 +72,8 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
     s = cfg.search
     return SearchSettings(
         n_trials=s.n_trials, timeout=s.timeout, sampler=s.sampler.value, proxy=s.proxy.value, pruner=s.pruner.value,
-        seed=s.seed, storage=ws.optuna_url, study_name=ws.study_name, metric=s.metric, costs=tuple(c.value for c in s.costs),
+        seed=s.seed, storage=ws.optuna_url, study_name=ws.study_name, metric=s.metric,
+        costs=tuple(c.value for c in s.costs),
         constraints=Constraints(**OmegaConf.to_container(s.constraints)),
         select=Constraints(**OmegaConf.to_container(s.select)),
     )

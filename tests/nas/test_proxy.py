@@ -68,7 +68,8 @@ def test_a_model_that_cannot_be_scored_or_has_no_parameters_scores_none() -> Non
 
 
 def test_a_configuration_is_scored_once_with_the_same_weights_whatever_the_random_state() -> None:
-    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"), DataShape((1, 8, 8), 10))
+    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"),
+                                 DataShape((1, 8, 8), 10))
     builds: list[dict[str, Any]] = []
 
     def build(params: dict[str, Any]) -> nn.Module:

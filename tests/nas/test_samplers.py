@@ -197,11 +197,13 @@ def test_run_search_with_the_default_sampler_never_trains_a_configuration_twice(
     assert len({tuple(sorted(p.items())) for p in evaluated}) == len(evaluated) == 15
     assert isinstance(study.sampler.score, SynflowScore)  # search.proxy=synflow, the default
     torch.manual_seed(0)  # the score builds every configuration with seed 0
-    assert study.sampler.score(study.trials[0].params) == synflow(factory.build(space.defaults()), torch.ones(1, 1, 8, 8))
+    default_model = factory.build(space.defaults())
+    assert study.sampler.score(study.trials[0].params) == synflow(default_model, torch.ones(1, 1, 8, 8))
 
 
 def test_search_proxy_none_gives_the_sampler_no_score() -> None:
-    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"), DataShape((1, 8, 8), 10))
+    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"),
+                                 DataShape((1, 8, 8), 10))
     settings = SearchSettings(n_trials=2, sampler="local", proxy="none", pruner="none")
 
     def evaluator(model: Any, params: dict[str, Any], settings: Any, on_epoch: Any) -> None:

@@ -88,7 +88,8 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero_and_constant_keeps_it(
     for schedule in ("cosine", "constant"):
         seen.clear()
         torch.manual_seed(0)
-        train(factory.build(SMALL.defaults()), x, y, TrainSettings(epochs=2, batch_size=256, lr=0.01, schedule=schedule))
+        settings = TrainSettings(epochs=2, batch_size=256, lr=0.01, schedule=schedule)
+        train(factory.build(SMALL.defaults()), x, y, settings)
         rates[schedule] = list(seen)
     steps = 2 * math.ceil(len(x) / 256)
     assert rates["constant"] == [0.01] * steps
