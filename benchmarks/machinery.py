@@ -148,7 +148,7 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[s
     import nas.search as search_module
     from nas.observer import Observers
     from nas.proxy import make_score
-    from nas.search import fingerprint_key, run_search
+    from nas.search import example_batch, fingerprint_key, run_search
     from workflows.config import compose_config
     from workflows.kb_records import KnowledgeBaseObserver, task_record
     from workflows.pipeline import open_kb, prepare
@@ -172,8 +172,7 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[s
         return clock.timed("fingerprint", fingerprint_key, model, example, params)
 
     # the sampler's training-free score on the untimed factory: its builds are sampling work, not a trial's
-    score = make_score(ctx.search_settings.proxy, ctx.factory.build,
-                       ctx.data.split("train")[0][: ctx.train_settings.batch_size])
+    score = make_score(ctx.search_settings.proxy, ctx.factory.build, example_batch(ctx.data, ctx.train_settings))
     with timed_global(search_module, "measure_cost", "cost measurement", clock):
         run_search(TimedFactory(ctx.factory, clock), ctx.data, ctx.train_settings, ctx.search_settings, observers,
                    arch_key=arch_key, evaluator=ReportingEvaluator(ctx.train_settings.epochs, clock),

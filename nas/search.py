@@ -50,6 +50,11 @@ class TrainingEvaluator:
         train(model, self.x_train, self.y_train, settings, self.x_val, self.y_val, on_epoch)
 
 
+def example_batch(data: SplitData, settings: TrainSettings) -> torch.Tensor:
+    """One training batch of inputs: what costs, fingerprints and training-free scores are measured on."""
+    return data.split("train")[0][: settings.batch_size]
+
+
 def params_key(_model: Any, _example: torch.Tensor, params: dict[str, Any]) -> str:
     """The default architecture key: a hash of the sampled parameters (a fingerprint can replace it)."""
     return "params:" + hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
@@ -80,7 +85,7 @@ class _Objective:
                  observer: SearchObserver, arch_key: ArchKey, evaluator: Evaluator, reuse: Reuse | None) -> None:
         self.factory, self.train_settings, self.settings, self.observer = factory, train_settings, settings, observer
         self.arch_key, self.evaluator, self.reuse = arch_key, evaluator, reuse
-        self.example = data.split("train")[0][: train_settings.batch_size]
+        self.example = example_batch(data, train_settings)
         self.worker = worker_id()
 
     def _values(self, metrics: dict[str, float], cost: dict[str, Any]) -> float | tuple[float, ...]:
@@ -186,7 +191,7 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
 
     observer = observer or SearchObserver()
     if score is None:
-        score = make_score(settings.proxy, factory.build, data.split("train")[0][: train_settings.batch_size])
+        score = make_score(settings.proxy, factory.build, example_batch(data, train_settings))
     study = open_study(settings, score)
     lock = budget_lock(settings.storage, settings.study_name)
     with lock:
