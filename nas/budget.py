@@ -39,7 +39,7 @@ class FileLock(AbstractContextManager):
             self.handle.close()
             self.handle = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 

@@ -21,7 +21,7 @@ class ModelSpec:
     args: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, target: str, args: dict[str, Any] | None = None) -> "ModelSpec":
+    def parse(cls, target: str, args: dict[str, Any] | None = None) -> ModelSpec:
         """Parse ``path/to/file.py:ClassName``."""
         path, sep, name = target.rpartition(":")
         if not sep or not path or not name:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import yaml
 
@@ -82,7 +83,7 @@ class Dimension:
         return out
 
     @classmethod
-    def from_dict(cls, label: str, raw: Mapping[str, Any], source: str = "search space") -> "Dimension":
+    def from_dict(cls, label: str, raw: Mapping[str, Any], source: str = "search space") -> Dimension:
         """Parse and validate the YAML form of one dimension."""
         if not isinstance(raw, Mapping):
             raise SpaceError(f"{source}: dimension '{label}' must be a mapping with a 'type', got {raw!r}")
@@ -176,7 +177,7 @@ class SearchSpace:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any] | None, source: str = "search space") -> "SearchSpace":
+    def from_dict(cls, raw: Mapping[str, Any] | None, source: str = "search space") -> SearchSpace:
         """Parse and validate the YAML form; errors name ``source`` and the label."""
         raw = raw or {}
         dims_raw = raw.get("dimensions") or {}
@@ -192,7 +193,7 @@ class SearchSpace:
         path.write_text((header + "\n" if header else "") + body)
 
     @classmethod
-    def read_yaml(cls, path: Path) -> "SearchSpace":
+    def read_yaml(cls, path: Path) -> SearchSpace:
         """Read and validate a space YAML written by :meth:`write_yaml` (and maybe edited)."""
         try:
             raw = yaml.safe_load(path.read_text())
