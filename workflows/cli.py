@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 QUIET_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",

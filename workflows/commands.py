@@ -139,7 +139,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _kb(args: argparse.Namespace) -> Any:
     from knowledge_base import KnowledgeBase
-
     from workflows.workspace import Workspace
 
     return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)

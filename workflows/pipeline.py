@@ -82,12 +82,12 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
 def prepare(cfg: Any) -> RunContext:
     """Resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
+    from omegaconf import OmegaConf
 
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
     from nas.training import TrainSettings
-    from omegaconf import OmegaConf
 
     if cfg.search.threads > 0:
         torch.set_num_threads(cfg.search.threads)

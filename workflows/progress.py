@@ -56,7 +56,7 @@ class StudyProgress:
                                  TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled)
         self.task: Any = None
 
-    def __enter__(self) -> "StudyProgress":
+    def __enter__(self) -> StudyProgress:
         self.progress.start()
         self.task = self.progress.add_task("trials", total=self.n_trials, info="")
         return self

@@ -43,7 +43,6 @@ def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
-
     from workflows.pipeline import load_data
 
     spec = ModelSpec.parse(target)
