@@ -30,7 +30,7 @@ class FileLock(AbstractContextManager):
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a")
+        self.handle = open(self.path, "a")  # noqa: SIM115 - held open until release(), which closes it
         fcntl.flock(self.handle, fcntl.LOCK_EX)
 
     def release(self) -> None:

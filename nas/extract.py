@@ -106,7 +106,8 @@ class ExtractedFactory:
             raise ModelFileError(
                 f"{self.where}: {self.fallback_reason}, and as written it fails on input {size}: "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; make forward traceable (no "
-                "Python control flow on tensor values) or take in_channels/num_classes/input_size as constructor arguments"
+                "Python control flow on tensor values) or take in_channels/num_classes/input_size as constructor "
+                "arguments"
             ) from None
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != self.shape.n_classes:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

@@ -40,7 +40,9 @@ def load_model_class(spec: ModelSpec) -> type:
 
     path = spec.file
     if not path.is_file():
-        raise ModelFileError(f"model file '{path}' does not exist; pass an existing .py file (e.g. examples/models/digits_cnn.py)")
+        raise ModelFileError(
+            f"model file '{path}' does not exist; pass an existing .py file (e.g. examples/models/digits_cnn.py)"
+        )
     module_name = spec.module_name
     loaded = sys.modules.get(module_name)
     if loaded is None or Path(getattr(loaded, "__file__", "") or "").resolve() != path.resolve():
@@ -53,13 +55,21 @@ def load_model_class(spec: ModelSpec) -> type:
             module_spec.loader.exec_module(loaded)
         except SyntaxError as exc:
             del sys.modules[module_name]
-            raise ModelFileError(f"model file '{path}' line {exc.lineno}: syntax error ({exc.msg}); fix the file") from None
+            raise ModelFileError(
+                f"model file '{path}' line {exc.lineno}: syntax error ({exc.msg}); fix the file"
+            ) from None
         except Exception as exc:  # the user's module failed at import time
             del sys.modules[module_name]
-            raise ModelFileError(f"model file '{path}' failed to import: {type(exc).__name__}: {exc}; fix the file") from None
+            raise ModelFileError(
+                f"model file '{path}' failed to import: {type(exc).__name__}: {exc}; fix the file"
+            ) from None
     model_class = getattr(loaded, spec.class_name, None)
     if model_class is None:
-        found = sorted(n for n, v in vars(loaded).items() if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == module_name)
+        found = sorted(
+            n
+            for n, v in vars(loaded).items()
+            if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == module_name
+        )
         raise ModelFileError(
             f"model file '{path}' has no class '{spec.class_name}'; classes found: {', '.join(found) or 'none'}"
         )

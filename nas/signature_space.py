@@ -11,7 +11,16 @@ from nas.space import Dimension, SearchSpace
 
 #: Constructor argument names filled from the data instead of searched, by role.
 DATA_BOUND_ARGS: dict[str, tuple[str, ...]] = {
-    "in_channels": ("in_channels", "input_channels", "n_channels", "num_channels", "in_features", "input_dim", "n_features", "num_features"),
+    "in_channels": (
+        "in_channels",
+        "input_channels",
+        "n_channels",
+        "num_channels",
+        "in_features",
+        "input_dim",
+        "n_features",
+        "num_features",
+    ),
     "n_classes": ("num_classes", "n_classes", "num_outputs", "n_outputs", "out_features", "output_dim"),
     "input_size": ("input_size", "image_size", "img_size", "input_length", "seq_len"),
 }
@@ -26,11 +35,18 @@ def data_role(name: str) -> str | None:
 
 
 def _annotation_range(meta: tuple[Any, ...]) -> tuple[float, float, bool] | None:
-    """A ``(low, high, log)`` range from ``Annotated`` metadata: ``(lo, hi)``, ``(lo, hi, "log")``, a dict or ge/le objects."""
+    """A ``(low, high, log)`` range from ``Annotated`` metadata.
+
+    The metadata is ``(lo, hi)``, ``(lo, hi, "log")``, a dict or ge/le objects.
+    """
     low = high = None
     log = False
     for item in meta:
-        if isinstance(item, (tuple, list)) and len(item) in (2, 3) and all(isinstance(v, (int, float)) for v in item[:2]):
+        if (
+            isinstance(item, (tuple, list))
+            and len(item) in (2, 3)
+            and all(isinstance(v, (int, float)) for v in item[:2])
+        ):
             low, high = item[0], item[1]
             log = len(item) == 3 and item[2] == "log"
         elif isinstance(item, dict) and "low" in item and "high" in item:
@@ -69,14 +85,20 @@ def dimension_for(name: str, annotation: Any, default: Any, where: str) -> Dimen
     if get_origin(base) is Literal:
         choices = tuple(get_args(base))
         return Dimension("categorical", choices=choices, default=default if has_default else None)
-    kind = base if base in (int, float, bool) else (type(default) if has_default and type(default) in (int, float, bool) else None)
+    kind = (
+        base
+        if base in (int, float, bool)
+        else (type(default) if has_default and type(default) in (int, float, bool) else None)
+    )
     if kind is bool:
         return Dimension("categorical", choices=(True, False), default=default if has_default else None)
     rng = _annotation_range(meta) if meta else None
     if rng is not None and kind in (int, float, None):
         low, high, log = rng
         is_int = kind is int or (kind is None and isinstance(low, int) and isinstance(high, int))
-        dim = Dimension("int" if is_int else "float", low=low, high=high, log=log, default=default if has_default else None)
+        dim = Dimension(
+            "int" if is_int else "float", low=low, high=high, log=log, default=default if has_default else None
+        )
         dim.validate(name, where)
         return dim
     if kind is int and has_default:

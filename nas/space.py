@@ -62,7 +62,11 @@ class Dimension:
     def clip(self, value: Any) -> Any:
         """``value`` moved into this dimension (nearest bound, or the default for an unknown choice)."""
         if self.kind == "categorical":
-            return value if value in (self.choices or ()) else (self.default if self.default is not None else self.choices[0])  # type: ignore[index]
+            return (
+                value
+                if value in (self.choices or ())
+                else (self.default if self.default is not None else self.choices[0])  # type: ignore[index]
+            )
         clipped = min(max(value, self.low), self.high)  # type: ignore[type-var]
         return int(round(clipped)) if self.kind == "int" else float(clipped)
 
@@ -198,7 +202,11 @@ class SearchSpace:
         try:
             raw = yaml.safe_load(path.read_text())
         except FileNotFoundError:
-            raise SpaceError(f"search space file {path} does not exist; create it with 'nasflow space <file>:<Class>'") from None
+            raise SpaceError(
+                f"search space file {path} does not exist; create it with 'nasflow space <file>:<Class>'"
+            ) from None
         except yaml.YAMLError as exc:
-            raise SpaceError(f"{path}: not valid YAML ({exc}); fix the syntax or regenerate it with 'nasflow space'") from None
+            raise SpaceError(
+                f"{path}: not valid YAML ({exc}); fix the syntax or regenerate it with 'nasflow space'"
+            ) from None
         return cls.from_dict(raw, source=str(path))

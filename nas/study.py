@@ -70,7 +70,9 @@ def make_sampler(name: str, seed: int, multi_objective: bool = False, score: Sco
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
     if name == "cmaes":
         if multi_objective:
-            raise SearchError("search.sampler=cmaes cannot do a Pareto search; use tpe, nsga2, gp or random with search.costs")
+            raise SearchError(
+                "search.sampler=cmaes cannot do a Pareto search; use tpe, nsga2, gp or random with search.costs"
+            )
         return optuna.samplers.CmaEsSampler(seed=seed)
     raise SearchError(f"unknown sampler '{name}'; use one of {', '.join(SAMPLERS)} (search.sampler=...)")
 
@@ -96,7 +98,7 @@ def is_journal(url: str | None) -> bool:
 
 
 def make_storage(url: str | None) -> Any:
-    """An Optuna storage for ``url``: in-memory (None), a journal file, or an RDB (SQLite, PostgreSQL) with heartbeat."""
+    """An Optuna storage for ``url``: in-memory (None), a journal file or an RDB (SQLite, PostgreSQL) with heartbeat."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 
@@ -111,8 +113,13 @@ def make_storage(url: str | None) -> Any:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+    return RDBStorage(
+        url,
+        engine_kwargs=engine_kwargs,
+        heartbeat_interval=HEARTBEAT_S,
+        grace_period=GRACE_S,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+    )
 
 
 def open_study(settings: SearchSettings, score: Score | None = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -80,10 +81,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
     Works for exported programs too (``torch.export`` modules refuse ``eval()``; they are frozen already).
     """
-    try:
+    with contextlib.suppress(NotImplementedError):  # an exported program: already in inference mode
         model.eval()
-    except NotImplementedError:  # an exported program: already in inference mode
-        pass
     loss_sum, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
         logits = model(x[start : start + batch_size])
