@@ -64,7 +64,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     for name, value in (("database", current), ("requested", target)):
         if value is not None and value not in {r.revision for r in known.walk_revisions()}:
             raise BackendError(
-                f"the {name} revision {value!r} of the knowledge base at {engine.url.render_as_string(hide_password=True)} "
+                f"the {name} revision {value!r} of the knowledge base at "
+                f"{engine.url.render_as_string(hide_password=True)} "
                 f"is unknown to this version of nasflow (newest: {head_revision()!r}); "
                 + ("install a newer nasflow." if name == "database" else "pass a known revision or 'head'.")
             )

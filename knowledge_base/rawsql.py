@@ -1,4 +1,7 @@
-"""Read-only raw SQL: one statement on a connection that cannot write (SQLite mode=ro + authorizer, PostgreSQL READ ONLY)."""
+"""Read-only raw SQL: one statement on a connection that cannot write.
+
+SQLite opens with mode=ro plus an authorizer; PostgreSQL runs the statement READ ONLY.
+"""
 
 from __future__ import annotations
 
