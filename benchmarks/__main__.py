@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes and a couple of seeds (smoke test)")
     parser.add_argument("--only", action="append", choices=[*PARTS, *EXTRA], metavar="NAME",
                         help=f"run only this part (repeatable): {', '.join([*PARTS, *EXTRA])}")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON (default benchmarks/results)")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="folder for the JSON (default benchmarks/results)"
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args(argv)
     for key, value in {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1"}.items():

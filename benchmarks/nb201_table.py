@@ -39,14 +39,19 @@ def params_of(arch: str) -> dict[str, str]:
 def load_table(folder: Path = TABLE_DIR) -> dict[str, Cell]:
     """Every cell of ``cifar10.csv`` joined with ``transfer_val_12ep.csv``, keyed by cell string."""
     if not (folder / "cifar10.csv").exists():
-        raise FileNotFoundError(f"no NAS-Bench-201 table at {folder}; set NASFLOW_NB201_DIR to the folder of cifar10.csv")
+        raise FileNotFoundError(
+            f"no NAS-Bench-201 table at {folder}; set NASFLOW_NB201_DIR to the folder of cifar10.csv"
+        )
     with open(folder / "transfer_val_12ep.csv", newline="") as handle:
         transfer = {row["arch"]: row for row in csv.DictReader(handle)}
     table: dict[str, Cell] = {}
     with open(folder / "cifar10.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             other = transfer[row["arch"]]
-            val = {"cifar10": float(row["val_acc_12ep"]), "cifar100": float(other["cifar100_val_acc_12ep"]),
-                   "imagenet16_120": float(other["imagenet16_120_val_acc_12ep"])}
+            val = {
+                "cifar10": float(row["val_acc_12ep"]),
+                "cifar100": float(other["cifar100_val_acc_12ep"]),
+                "imagenet16_120": float(other["imagenet16_120_val_acc_12ep"]),
+            }
             table[row["arch"]] = Cell(row["arch"], val, float(row["test_acc_200ep"]))
     return table
