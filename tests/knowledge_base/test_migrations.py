@@ -15,7 +15,9 @@ from tests.knowledge_base.kb_helpers import evaluation
 OLD_ROWS = {
     "tasks": [
         {"id": 1, "name": "digits", "content_hash": "h1", "created_at": "2025-01-01 00:00:00",
-         "meta_json": json.dumps({"n_samples": 1797, "input_shape": [1, 8, 8], "n_classes": 10, "task_type": "classification"})},
+         "meta_json": json.dumps(
+             {"n_samples": 1797, "input_shape": [1, 8, 8], "n_classes": 10, "task_type": "classification"}
+         )},
         {"id": 2, "name": "wine", "content_hash": "h2", "created_at": "2025-01-02 00:00:00", "meta_json": "{}"},
     ],
     "architectures": [
@@ -26,7 +28,8 @@ OLD_ROWS = {
     "arch_params": [{"architecture_id": 1, "label": "conv1.out_channels", "num_value": 32.0, "text_value": None}],
     "evaluations": [
         {"id": 1, "task_id": 1, "architecture_id": 1, "kind": "trial", "state": "complete", "wall_time_s": 2.5,
-         "settings_json": json.dumps({"epochs": 5}), "lineage_json": json.dumps({"trial_number": 0}), "created_at": "2025-01-01 00:00:00"},
+         "settings_json": json.dumps({"epochs": 5}), "lineage_json": json.dumps({"trial_number": 0}),
+         "created_at": "2025-01-01 00:00:00"},
         {"id": 2, "task_id": 2, "architecture_id": 1, "kind": "retrain", "state": "complete", "wall_time_s": 9.0,
          "settings_json": "{}", "lineage_json": "{}", "created_at": "2025-01-02 00:00:00"},
     ],

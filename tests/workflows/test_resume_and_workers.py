@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -113,10 +114,8 @@ def test_two_workers_share_one_postgresql_study(nasflow, digits_folder: Path) ->
         assert summary["trials"] == {"complete": sum(t.state.name == "COMPLETE" for t in study.trials),
                                      **({"pruned": n} if (n := sum(t.state.name == "PRUNED" for t in study.trials)) else {})}
     finally:
-        try:
+        with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=study_name, storage=url.replace("postgresql://", "postgresql+psycopg://"))
-        except KeyError:
-            pass
 
 
 def test_hydra_joblib_launcher_runs_workers_on_one_study(workspace: Path, digits_folder: Path) -> None:
