@@ -69,7 +69,7 @@ def _postgres(engine: Engine, statement: str) -> QueryResult:
         cursor.execute("SET TRANSACTION READ ONLY")
         cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
         # A prepared statement holds exactly one command: "select 1; commit; drop ..." fails to prepare.
-        cursor.execute(statement, prepare=True)
+        cursor.execute(statement, prepare=True)  # type: ignore[call-arg]  # psycopg's cursor takes prepare=
         return _result(statement, cursor)
     except (psycopg.Error, ValueError) as exc:
         raise _rejected(statement, exc) from None

@@ -153,7 +153,8 @@ class _Compiler:
             return ESTIMATE_CAP
         namespace = field.namespace
         rows = sa.select(sa.literal(1)).select_from(namespace.table).where(namespace.key == field.key, match)
-        return self.connection.scalar(sa.select(sa.func.count()).select_from(rows.limit(ESTIMATE_CAP).subquery()))
+        count = self.connection.scalar(sa.select(sa.func.count()).select_from(rows.limit(ESTIMATE_CAP).subquery()))
+        return int(count or 0)
 
     def plan(self, conjuncts: list[Expr], order: tuple[OrderItem, ...]) -> _Plan:
         key_conditions = [
