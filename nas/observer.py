@@ -8,8 +8,6 @@ from typing import Any
 
 from nas.cost import ModelCost
 
-TRIAL_STATES = ("complete", "pruned", "failed", "reused")
-
 
 @dataclass
 class TrialResult:

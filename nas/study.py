@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
-COST_OBJECTIVES = ("params", "flops", "latency_ms", "memory_mb")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
 HEARTBEAT_S, GRACE_S = 10, 30
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 from workflows.errors import WorkflowError
 from workflows.workspace import Workspace, git_commit
 
-log = logging.getLogger(__name__)
 PARAMS_TAG = "nasflow.params"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -137,7 +136,3 @@ def shape_of(node: fx.Node) -> tuple[int, ...] | None:
     shape = node.meta.get("nas_shape")
     return shape if isinstance(shape, tuple) else None
 
-
-def fetch(gm: fx.GraphModule, node: fx.Node) -> Any:
-    """The module called by a ``call_module`` node."""
-    return gm.get_submodule(str(node.target))
