@@ -6,7 +6,16 @@ Plain Python on torch, optuna and numpy: no Hydra, no MLflow, no DVC.
 from nas.constraints import Constraints
 from nas.cost import ModelCost, measure_cost
 from nas.data import Dataset, export_digits, load_data_folder
-from nas.errors import DataError, ModelFileError, NasError, SearchError, SpaceError
+from nas.errors import (
+    BudgetError,
+    DataError,
+    ModelFileError,
+    NasError,
+    SearchError,
+    SpaceError,
+    SplitError,
+    TrainSettingsError,
+)
 from nas.export import export_standalone, load_exported
 from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
@@ -25,7 +34,10 @@ from nas.training import TrainSettings, evaluate, train
 __all__ = [
     "Constraints",
     "ConstructorFactory",
+    "BudgetError",
     "DataError",
+    "SplitError",
+    "TrainSettingsError",
     "DataShape",
     "Dataset",
     "Dimension",

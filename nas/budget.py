@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from nas.errors import BudgetError
 from nas.study import is_journal
 
 CLAIMING_STATES = ("COMPLETE", "PRUNED", "RUNNING")
@@ -89,4 +90,4 @@ def budget_lock(storage: str | None, study_name: str) -> FileLock:
     path = storage.split("://", 1)[1] if "://" in storage else storage.removeprefix("journal:")
     if storage.startswith("sqlite") or is_journal(storage):
         return FileLock(Path(path).with_name(f"{Path(path).name}.{study_name}.lock"))
-    raise ValueError(f"no budget lock for storage '{storage}'")
+    raise BudgetError(f"no budget lock for storage '{storage}'")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from nas.errors import TrainSettingsError
+
 EpochHook = Callable[[int, dict[str, float]], None]
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
@@ -61,7 +63,7 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Opt
         return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     if settings.optimizer == "sgd":
         return torch.optim.SGD(params, lr=settings.lr, momentum=0.9, weight_decay=settings.weight_decay, nesterov=True)
-    raise ValueError(f"unknown optimizer '{settings.optimizer}'; use one of {', '.join(OPTIMIZERS)}")
+    raise TrainSettingsError(f"unknown optimizer '{settings.optimizer}'; use one of {', '.join(OPTIMIZERS)}")
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, settings: TrainSettings,
@@ -72,7 +74,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, settings: TrainSettings,
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
     if settings.schedule == "constant":
         return None
-    raise ValueError(f"unknown schedule '{settings.schedule}'; use one of {', '.join(SCHEDULES)}")
+    raise TrainSettingsError(f"unknown schedule '{settings.schedule}'; use one of {', '.join(SCHEDULES)}")
 
 
 @torch.no_grad()

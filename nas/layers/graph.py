@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from nas.errors import NasError
 from nas.layers.modules import type_name
 
 #: Functional dropouts turned into modules (so a traced graph still honours ``model.eval()``).
@@ -21,7 +22,7 @@ FUNCTIONAL_DROPOUT = {
 }
 
 
-class TraceFailure(Exception):
+class TraceFailure(NasError):
     """torch.fx could not trace a model; the message says why in one line."""
 
 
