@@ -47,7 +47,7 @@ def _revision_of(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return current_revision(connection)
     except sa.exc.DBAPIError as exc:  # unreachable server, unreadable or non-database file
-        raise connection_error(engine.url, exc) from None
+        raise connection_error(engine.url, exc) from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

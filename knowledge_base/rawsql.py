@@ -55,7 +55,7 @@ def _sqlite(engine: Engine, statement: str) -> QueryResult:
         cursor = connection.execute(statement)
         return _result(statement, cursor)
     except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as exc:
-        raise _rejected(statement, exc) from None
+        raise _rejected(statement, exc) from exc
     finally:
         connection.close()
 
@@ -72,7 +72,7 @@ def _postgres(engine: Engine, statement: str) -> QueryResult:
         cursor.execute(statement, prepare=True)  # type: ignore[call-arg]  # psycopg's cursor takes prepare=
         return _result(statement, cursor)
     except (psycopg.Error, ValueError) as exc:
-        raise _rejected(statement, exc) from None
+        raise _rejected(statement, exc) from exc
     finally:
         raw.invalidate()  # never hand back to the pool a session the statement may have changed (set_config)
 

@@ -59,7 +59,7 @@ def _check_mapping(owner: str, name: str, value: Any, *, scalars_only: bool, as_
     try:
         canonical_json(value)
     except (TypeError, ValueError) as exc:
-        raise RecordError(f"{owner}.{name} = {value!r} is not JSON-serializable ({exc}); use plain values.") from None
+        raise RecordError(f"{owner}.{name} = {value!r} is not JSON-serializable ({exc}); use plain values.") from exc
     return value
 
 

@@ -108,7 +108,7 @@ class ExtractedFactory:
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; make forward traceable (no "
                 "Python control flow on tensor values) or take in_channels/num_classes/input_size as constructor "
                 "arguments"
-            ) from None
+            ) from exc
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != self.shape.n_classes:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ModelFileError(

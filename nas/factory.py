@@ -79,7 +79,7 @@ class ConstructorFactory:
             raise ModelFileError(
                 f"'{self.spec.file}': {self.spec.class_name}(**{kwargs}) failed: {type(exc).__name__}: {exc}; "
                 "narrow the space or fix the constructor"
-            ) from None
+            ) from exc
 
 
 __all__ = ["ConstructorFactory", "DataShape", "ModelFactory", "DATA_BOUND_ARGS"]

@@ -57,12 +57,12 @@ def load_model_class(spec: ModelSpec) -> type:
             del sys.modules[module_name]
             raise ModelFileError(
                 f"model file '{path}' line {exc.lineno}: syntax error ({exc.msg}); fix the file"
-            ) from None
+            ) from exc
         except Exception as exc:  # the user's module failed at import time
             del sys.modules[module_name]
             raise ModelFileError(
                 f"model file '{path}' failed to import: {type(exc).__name__}: {exc}; fix the file"
-            ) from None
+            ) from exc
     model_class = getattr(loaded, spec.class_name, None)
     if model_class is None:
         found = sorted(

@@ -201,12 +201,12 @@ class SearchSpace:
         """Read and validate a space YAML written by :meth:`write_yaml` (and maybe edited)."""
         try:
             raw = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
             raise SpaceError(
                 f"search space file {path} does not exist; create it with 'nasflow space <file>:<Class>'"
-            ) from None
+            ) from exc
         except yaml.YAMLError as exc:
             raise SpaceError(
                 f"{path}: not valid YAML ({exc}); fix the syntax or regenerate it with 'nasflow space'"
-            ) from None
+            ) from exc
         return cls.from_dict(raw, source=str(path))

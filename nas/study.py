@@ -142,7 +142,7 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
         raise SearchError(
             f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {exc}; "
             "check search.storage (sqlite:///path, journal:///path or postgresql://...)"
-        ) from None
+        ) from exc
     if [d.name.lower() for d in study.directions] != settings.directions:
         raise SearchError(
             f"study '{settings.study_name}' was created with directions {[d.name.lower() for d in study.directions]} "

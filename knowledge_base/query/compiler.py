@@ -123,10 +123,10 @@ class _Compiler:
         if kind == "time":
             try:
                 return utc(datetime.fromisoformat(str(value)))
-            except ValueError:
+            except ValueError as exc:
                 example = "'2026-05-01' or '2026-05-01T12:00:00'"
                 message = f"{field.name} needs an ISO date such as {example}, not {value!r}"
-                raise error_at(self.text, pos, message) from None
+                raise error_at(self.text, pos, message) from exc
         return value
 
     def match(self, node: Condition, table: sa.FromClause | None = None) -> tuple[Resolved, sa.ColumnElement[bool]]:

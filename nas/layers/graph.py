@@ -34,7 +34,7 @@ def trace_graph(model: nn.Module) -> fx.Graph:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TraceFailure(
             f"torch.fx cannot trace {type(model).__name__}.forward ({type(exc).__name__}: {first})"
-        ) from None
+        ) from exc
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
