@@ -22,7 +22,7 @@ SCHEDULES = ("cosine", "constant")
 class TrainSettings:
     """How to train one model."""
 
-    epochs: int = 8
+    epochs: int = 6  # = workflows.schema.TrainConfig.epochs (tests/workflows/test_settings_agree.py)
     batch_size: int = 64
     lr: float = 3e-3
     optimizer: str = "adam"
