@@ -94,9 +94,10 @@ def prepare(cfg: Any) -> RunContext:
     spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     t = cfg.train
-    train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed,
-                                   t.schedule.value)
-    return RunContext(cfg, ws, data, factory, train_settings, search_settings(cfg, ws), git_commit())
+    train_settings = TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, optimizer=t.optimizer.value,
+                                   weight_decay=t.weight_decay, seed=t.seed, schedule=t.schedule.value)
+    return RunContext(cfg=cfg, ws=ws, data=data, factory=factory, train_settings=train_settings,
+                      search_settings=search_settings(cfg, ws), commit=git_commit())
 
 
 def open_kb(ws: Workspace) -> Any:
