@@ -176,7 +176,7 @@ class _Objective:
 
 
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
-               observer: SearchObserver | None = None, arch_key: ArchKey = params_key,
+               observer: SearchObserver | None = None, arch_key: ArchKey = fingerprint_key,
                evaluator: Evaluator | None = None, reuse: Reuse | None = None,
                warm_start: list[dict[str, Any]] = (), score: Score | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
@@ -185,7 +185,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     budget is never overshot. Trials of dead workers are failed and retried once; the first trial of a new
     study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
     into the space); an architecture already evaluated (in the study, or known to ``reuse``) is reused,
-    never trained twice. The sampler's training-free score is ``score`` if given, else the one
+    never trained twice (architectures are keyed by structural fingerprint, as the CLI does; pass
+    ``arch_key=params_key`` to key by parameters). The sampler's training-free score is ``score`` if given, else the one
     ``settings.proxy`` names, on the factory's models.
     """
     from nas.budget import budget_lock, claimed_trials
