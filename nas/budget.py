@@ -22,7 +22,24 @@ def claimed_trials(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-class FileLock(AbstractContextManager):
+class StudyLock(AbstractContextManager):
+    """The budget lock's protocol: ``acquire``, then ``release`` (idempotent: a second call does nothing)."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> StudyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+class FileLock(StudyLock):
     """An exclusive ``flock`` on a file beside the study's storage (one host); released if the process dies."""
 
     def __init__(self, path: Path) -> None:
@@ -40,21 +57,15 @@ class FileLock(AbstractContextManager):
             self.handle.close()
             self.handle = None
 
-    def __enter__(self) -> FileLock:
-        self.acquire()
-        return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
-
-
-class PostgresLock(FileLock):
+class PostgresLock(StudyLock):
     """A PostgreSQL advisory lock keyed by the study name (workers on many hosts); released if the session ends."""
 
     def __init__(self, url: str, study_name: str) -> None:
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         self.key = int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:8], "big", signed=True)
         self.connection: Any = None
+        self.held = False
 
     def acquire(self) -> None:
         import psycopg
@@ -62,17 +73,17 @@ class PostgresLock(FileLock):
         if self.connection is None:
             self.connection = psycopg.connect(self.url, autocommit=True)
         self.connection.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+        self.held = True
 
     def release(self) -> None:
-        if self.connection is not None:
+        """Unlock once: unlocking a lock not held makes PostgreSQL warn "you don't own a lock"."""
+        if self.connection is not None and self.held:
             self.connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            self.held = False
 
 
-class NoLock(FileLock):
+class NoLock(StudyLock):
     """In-memory studies live in one process: nothing to lock."""
-
-    def __init__(self) -> None:
-        pass
 
     def acquire(self) -> None:
         pass
@@ -81,7 +92,7 @@ class NoLock(FileLock):
         pass
 
 
-def budget_lock(storage: str | None, study_name: str) -> FileLock:
+def budget_lock(storage: str | None, study_name: str) -> StudyLock:
     """The lock that makes "is there budget left? then create a trial" atomic for this storage."""
     if storage is None:
         return NoLock()
