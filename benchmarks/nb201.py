@@ -37,11 +37,18 @@ METHODS: dict[str, Callable[..., SearchLog]] = {
 
 
 def picks(log: SearchLog, budgets: tuple[int, ...] = BUDGETS) -> list[float]:
-    """Test accuracy of the best-validation cell among the first ``b`` evaluations, for each budget."""
+    """The score of each budget ``b``: the mean test accuracy of all cells tied at the best validation value among
+    the first ``b`` evaluations (the expected value of a random tie-break, so the order in which a method meets
+    tied cells cannot decide its score)."""
     out = []
     for b in budgets:
         seen = log.evaluations[:b]
-        out.append(max(seen, key=lambda e: e.val).test if seen else float("nan"))  # first of equal maxima
+        if not seen:
+            out.append(float("nan"))
+            continue
+        best = max(e.val for e in seen)
+        tied = {e.arch: e.test for e in seen if e.val == best}  # each cell once, however often it was met
+        out.append(statistics.fmean(tied.values()))
     return out
 
 
