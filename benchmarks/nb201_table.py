@@ -10,7 +10,8 @@ from pathlib import Path
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[str, ...] = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
-TABLE_DIR = Path(os.environ.get("NASFLOW_NB201_DIR", Path(__file__).resolve().parents[2] / "shared/benchmarks/nb201"))
+DEFAULT_TABLE_DIR = Path(__file__).resolve().parents[2] / "shared/benchmarks/nb201"  # the CIFAR-10 tables
+TABLE_DIR = Path(os.environ.get("NASFLOW_NB201_DIR", DEFAULT_TABLE_DIR))
 SIGNALS = ("cifar10", "cifar100", "imagenet16_120")  # the 12-epoch validation columns a search may see
 
 
