@@ -9,17 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import BudgetError
-from nas.study import is_journal
+from nas.study import count_trials, is_journal, storage_path
 
 CLAIMING_STATES = ("COMPLETE", "PRUNED", "RUNNING")
 
 
 def claimed_trials(study: Any) -> int:
     """Trials holding a place in the budget: finished (complete or pruned) and running ones."""
-    from optuna.trial import TrialState
-
-    states = tuple(getattr(TrialState, s) for s in CLAIMING_STATES)
-    return len(study.get_trials(deepcopy=False, states=states))
+    return count_trials(study, CLAIMING_STATES)
 
 
 class StudyLock(AbstractContextManager):
@@ -98,7 +95,7 @@ def budget_lock(storage: str | None, study_name: str) -> StudyLock:
         return NoLock()
     if storage.startswith("postgresql"):
         return PostgresLock(storage, study_name)
-    path = storage.split("://", 1)[1] if "://" in storage else storage.removeprefix("journal:")
+    path = storage_path(storage)
     if storage.startswith("sqlite") or is_journal(storage):
         return FileLock(Path(path).with_name(f"{Path(path).name}.{study_name}.lock"))
     raise BudgetError(f"no budget lock for storage '{storage}'")

@@ -96,6 +96,11 @@ def is_journal(url: str | None) -> bool:
     return bool(url) and (url.startswith("journal:") or url.endswith((".journal", ".log")))
 
 
+def storage_path(url: str) -> str:
+    """The file a journal or SQLite storage URL names (``journal:///p``, ``sqlite:///p``, ``journal:p`` or ``p``)."""
+    return url.split("://", 1)[1] if "://" in url else url.removeprefix("journal:")
+
+
 def make_storage(url: str | None) -> Any:
     """An Optuna storage for ``url``: in-memory (None), a journal file or an RDB (SQLite, PostgreSQL) with heartbeat."""
     import optuna
@@ -106,8 +111,7 @@ def make_storage(url: str | None) -> Any:
     if url is None:
         return None
     if is_journal(url):
-        path = url.split("://", 1)[1] if "://" in url else url.removeprefix("journal:")
-        return JournalStorage(LocalJournalFile(path))
+        return JournalStorage(LocalJournalFile(storage_path(url)))
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
@@ -151,9 +155,13 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
     return study
 
 
-def counted_trials(study: Any) -> int:
-    """Trials that count toward the budget: completed or pruned ones, from every run of the study."""
+def count_trials(study: Any, states: tuple[str, ...]) -> int:
+    """How many trials of ``study`` are in one of ``states`` (``TrialState`` names, e.g. ``("COMPLETE",)``)."""
     from optuna.trial import TrialState
 
-    states = tuple(getattr(TrialState, s) for s in COUNTED_STATES)
-    return len(study.get_trials(deepcopy=False, states=states))
+    return len(study.get_trials(deepcopy=False, states=tuple(getattr(TrialState, s) for s in states)))
+
+
+def counted_trials(study: Any) -> int:
+    """Trials that count toward the budget: completed or pruned ones, from every run of the study."""
+    return count_trials(study, COUNTED_STATES)
