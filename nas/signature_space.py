@@ -113,7 +113,7 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
         if annotation is inspect.Parameter.empty and param.default is inspect.Parameter.empty:
             raise ModelFileError(
                 f"{where}: constructor argument '{name}' has neither a default nor a type; "
-                f"give it a default (e.g. {name}: int = 32) or set it with model.args.{name}=<value>"
+                f"give it a default (e.g. {name}: int = 32) or set it with +model.args.{name}=<value>"
             )
         dim = dimension_for(name, annotation, param.default, where)
         if dim is not None:
@@ -121,6 +121,6 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
         elif param.default is inspect.Parameter.empty:
             raise ModelFileError(
                 f"{where}: required constructor argument '{name}' cannot be searched without a range; "
-                f"give it a default, an Annotated[..., (low, high)] range, or set model.args.{name}=<value>"
+                f"give it a default, an Annotated[..., (low, high)] range, or set +model.args.{name}=<value>"
             )
     return space
