@@ -22,7 +22,7 @@ from nas.layers.extraction import build_layers, example_input, extract_layers, f
 from nas.layers.graph import TraceFailure
 from nas.layers.ownership import base_value, owned_labels
 from nas.layers.validate import check_layer_dimension
-from nas.model_file import ModelSpec
+from nas.model_file import ModelSpec, constructor_of
 from nas.space import Dimension, SearchSpace
 
 MODES = ("auto", "constructor", "layers")
@@ -43,7 +43,7 @@ class ExtractedFactory:
         self.where = f"{spec.file}:{spec.class_name}"
         self._plain = ConstructorFactory(spec, shape)  # the extracted constructor space, nothing fixed by a YAML
         extracted_ctor = self._plain.space
-        self._ctor_names = set(inspect.signature(self._plain.model_class.__init__).parameters) - {"self"}
+        self._ctor_names = set(inspect.signature(constructor_of(self._plain.model_class)).parameters) - {"self"}
         self._base = {k: base_value(d) for k, d in extracted_ctor.dimensions.items() if d.default is None}
         self.fallback_reason: str | None = None
         self.owners: dict[str, list[str]] = {}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
 from nas.errors import ModelFileError
-from nas.model_file import ModelSpec, load_model_class
+from nas.model_file import ModelSpec, constructor_of, load_model_class
 from nas.signature_space import DATA_BOUND_ARGS, data_role, space_from_signature
 from nas.space import SearchSpace
 
@@ -56,7 +56,7 @@ class ConstructorFactory:
     def _arg_names(self) -> set[str]:
         import inspect
 
-        return set(inspect.signature(self.model_class.__init__).parameters) - {"self"}
+        return set(inspect.signature(constructor_of(self.model_class)).parameters) - {"self"}
 
     def constructor_kwargs(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The full keyword arguments for one sample: fixed, data-bound and sampled values."""
@@ -72,13 +72,19 @@ class ConstructorFactory:
     def build(self, params: Mapping[str, Any]) -> Any:
         """A freshly initialized model for ``params``."""
         kwargs = self.constructor_kwargs(params)
+        from torch import nn
+
         try:
-            return self.model_class(**kwargs)
+            model = self.model_class(**kwargs)
         except Exception as exc:
             raise ModelFileError(
                 f"'{self.spec.file}': {self.spec.class_name}(**{kwargs}) failed: {type(exc).__name__}: {exc}; "
                 "narrow the space or fix the constructor"
             ) from None
+        if not isinstance(model, nn.Module):
+            raise ModelFileError(f"'{self.spec.file}': {self.spec.class_name}(**{kwargs}) returned a "
+                                 f"{type(model).__name__}, not a torch.nn.Module; name a function that returns a model")
+        return model
 
 
 __all__ = ["ConstructorFactory", "DataShape", "ModelFactory", "DATA_BOUND_ARGS"]

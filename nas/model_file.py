@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,14 @@ class ModelSpec:
         return self.file.stem
 
 
-def load_model_class(spec: ModelSpec) -> type:
-    """Import ``spec.file`` and return its class ``spec.class_name`` (an ``nn.Module`` subclass)."""
+def constructor_of(model_class: Callable[..., Any]) -> Callable[..., Any]:
+    """What carries the constructor arguments: a class's ``__init__`` (``self`` first), or the factory function itself."""
+    return model_class.__init__ if inspect.isclass(model_class) else model_class
+
+
+def load_model_class(spec: ModelSpec) -> Callable[..., Any]:
+    """Import ``spec.file`` and return ``spec.class_name``: an ``nn.Module`` subclass, or a factory function returning one
+    (``def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])``)."""
     import torch.nn as nn
 
     path = spec.file
@@ -63,6 +70,7 @@ def load_model_class(spec: ModelSpec) -> type:
         raise ModelFileError(
             f"model file '{path}' has no class '{spec.class_name}'; classes found: {', '.join(found) or 'none'}"
         )
-    if not (inspect.isclass(model_class) and issubclass(model_class, nn.Module)):
-        raise ModelFileError(f"'{spec.class_name}' in '{path}' is not a torch.nn.Module subclass; name a model class")
-    return model_class
+    if inspect.isclass(model_class) and issubclass(model_class, nn.Module) or inspect.isfunction(model_class):
+        return model_class
+    raise ModelFileError(f"'{spec.class_name}' in '{path}' is neither a torch.nn.Module subclass nor a function; "
+                         "name a model class or a function that returns one")
