@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
 from nas.errors import ModelFileError
-from nas.model_file import ModelSpec, constructor_of, load_model_class
+from nas.model_file import ModelSpec, constructor_of, file_namespace, load_model_class, resolve_names
 from nas.signature_space import DATA_BOUND_ARGS, data_role, space_from_signature
 from nas.space import SearchSpace
 
@@ -65,7 +65,8 @@ class ConstructorFactory:
             role = data_role(name)
             if role is not None and name not in self.space.fixed:
                 kwargs[name] = self.shape.role_value(role)
-        kwargs.update(self.space.fixed)
+        namespace = file_namespace(self.spec)
+        kwargs.update({k: resolve_names(v, namespace) for k, v in self.space.fixed.items()})
         kwargs.update(params)
         return kwargs
 
@@ -77,6 +78,13 @@ class ConstructorFactory:
         try:
             model = self.model_class(**kwargs)
         except Exception as exc:
+            names = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+            if isinstance(exc, TypeError) and "'str' object is not callable" in str(exc) and names:
+                raise ModelFileError(
+                    f"'{self.spec.file}': {self.spec.class_name} called a string argument ({names}): a name that is "
+                    "no class or function of the file nor an importable dotted path (e.g. torch.nn.ReLU); "
+                    "set model.args to a name the file defines"
+                ) from None
             raise ModelFileError(
                 f"'{self.spec.file}': {self.spec.class_name}(**{kwargs}) failed: {type(exc).__name__}: {exc}; "
                 "narrow the space or fix the constructor"

@@ -163,3 +163,32 @@ def test_factory_function_without_arguments_gets_a_traced_space(tmp_path: Path) 
     assert "conv.out_channels" in factory.space.dimensions
     model = factory.build({**factory.space.defaults(), "conv.out_channels": 5})
     assert model.conv.out_channels == 5 and model(torch.zeros(2, 1, 8, 8)).shape == (2, 4)
+
+
+def test_class_valued_arguments_resolve_against_the_file_and_dotted_paths(tmp_path: Path) -> None:
+    path = write_model(tmp_path, """
+        class BasicBlock(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.fc = nn.Linear(width, width)
+
+            def forward(self, x):
+                return self.fc(x)
+
+        class ResNet(nn.Module):
+            def __init__(self, block, num_blocks, act, num_classes=10):
+                super().__init__()
+                self.stem = nn.Sequential(nn.Flatten(), nn.Linear(64, 6), act())
+                self.blocks = nn.Sequential(*[block(6) for _ in range(sum(num_blocks))])
+                self.fc = nn.Linear(6, num_classes)
+
+            def forward(self, x):
+                return self.fc(self.blocks(self.stem(x)))
+    """, name="class_valued_args")
+    args = {"block": "BasicBlock", "num_blocks": [1, 2], "act": "torch.nn.Tanh"}
+    model = ConstructorFactory(ModelSpec(path, "ResNet", args), DataShape((1, 8, 8), 4)).build({})
+    assert len(model.blocks) == 3 and type(model.blocks[0]).__name__ == "BasicBlock"
+    assert isinstance(model.stem[2], torch.nn.Tanh) and model(torch.zeros(2, 1, 8, 8)).shape == (2, 4)
+    unknown = ConstructorFactory(ModelSpec(path, "ResNet", {**args, "block": "NoSuchBlock"}), DataShape((1, 8, 8), 4))
+    with pytest.raises(ModelFileError, match=r"string argument \(\{'block': 'NoSuchBlock'\}\).*set model.args to a name"):
+        unknown.build({})
