@@ -152,7 +152,26 @@ def make_factory(
     ``space`` (an edited YAML) replaces the extracted dimensions after validation; an unknown label is a
     :class:`SpaceError` naming it.
     """
-    return ExtractedFactory(spec, shape, space, mode)
+    factory = ExtractedFactory(spec, shape, space, mode)
+    check_output(factory, shape)
+    return factory
 
 
-__all__ = ["BUILD_FAILURES", "MODES", "ExtractedFactory", "make_factory"]
+def check_output(factory: ExtractedFactory, shape: DataShape) -> None:
+    """A batch of the data's shape must map to ``(batch, n_classes)``, else a :class:`ModelFileError` before any search."""
+    import torch
+
+    model = factory.build(factory.space.defaults())
+    model.eval()
+    with torch.no_grad():
+        out = model(example_input(shape.input_shape))
+    want = (2, shape.n_classes)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelFileError(
+            f"{factory.where}: a batch of shape {(2, *shape.input_shape)} "
+            f"gives output {got}, not {want} (batch, classes); make forward return one logit row per example"
+        )
+
+
+__all__ = ["BUILD_FAILURES", "MODES", "ExtractedFactory", "check_output", "make_factory"]

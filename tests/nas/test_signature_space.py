@@ -192,3 +192,19 @@ def test_class_valued_arguments_resolve_against_the_file_and_dotted_paths(tmp_pa
     unknown = ConstructorFactory(ModelSpec(path, "ResNet", {**args, "block": "NoSuchBlock"}), DataShape((1, 8, 8), 4))
     with pytest.raises(ModelFileError, match=r"string argument \(\{'block': 'NoSuchBlock'\}\).*set model.args to a name"):
         unknown.build({})
+
+
+def test_wrong_output_shape_ends_before_any_search(tmp_path: Path) -> None:
+    from nas.extract import make_factory
+
+    path = write_model(tmp_path, """
+        class PerPixel(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(8, 10)
+
+            def forward(self, x):
+                return self.fc(x)
+    """, name="per_pixel_output")
+    with pytest.raises(ModelFileError, match=r"PerPixel: a batch of shape \(2, 1, 8, 8\) gives output \(2, 1, 8, 4\), not \(2, 4\)"):
+        make_factory(ModelSpec(path, "PerPixel"), DataShape((1, 8, 8), 4))
