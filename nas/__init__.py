@@ -20,7 +20,7 @@ from nas.export import export_standalone, load_exported
 from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
 from nas.fingerprint import fingerprint
-from nas.model_file import ModelSpec, load_model_class
+from nas.model_file import ModelSpec, load_model_class, resolve_names
 from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
@@ -68,6 +68,7 @@ __all__ = [
     "load_data_folder",
     "load_exported",
     "load_model_class",
+    "resolve_names",
     "make_factory",
     "make_score",
     "measure_cost",

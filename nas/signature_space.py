@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from nas.errors import ModelFileError
+from nas.model_file import constructor_of
 from nas.space import Dimension, SearchSpace
 
 #: Constructor argument names filled from the data instead of searched, by role.
@@ -108,7 +110,7 @@ def dimension_for(name: str, annotation: Any, default: Any, where: str) -> Dimen
     return None
 
 
-def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = None, source: str = "") -> SearchSpace:
+def space_from_signature(model_class: Callable[..., Any], fixed_args: dict[str, Any] | None = None, source: str = "") -> SearchSpace:
     """Dimensions for every typed constructor argument with a default, ``Literal`` or ``Annotated`` range.
 
     Data-bound arguments (input channels/features, classes, input size) and ``fixed_args`` are not
@@ -117,11 +119,11 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
     fixed_args = dict(fixed_args or {})
     where = f"{source}:{model_class.__name__}" if source else model_class.__name__
     try:
-        hints = typing.get_type_hints(model_class.__init__, include_extras=True)
+        hints = typing.get_type_hints(constructor_of(model_class), include_extras=True)
     except Exception:  # unresolvable forward references: fall back to raw annotations
         hints = {}
     space = SearchSpace()
-    for name, param in inspect.signature(model_class.__init__).parameters.items():
+    for name, param in inspect.signature(constructor_of(model_class)).parameters.items():
         if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         role = data_role(name)
@@ -135,7 +137,7 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
         if annotation is inspect.Parameter.empty and param.default is inspect.Parameter.empty:
             raise ModelFileError(
                 f"{where}: constructor argument '{name}' has neither a default nor a type; "
-                f"give it a default (e.g. {name}: int = 32) or set it with model.args.{name}=<value>"
+                f"give it a default (e.g. {name}: int = 32) or set it with +model.args.{name}=<value>"
             )
         dim = dimension_for(name, annotation, param.default, where)
         if dim is not None:
@@ -143,6 +145,6 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
         elif param.default is inspect.Parameter.empty:
             raise ModelFileError(
                 f"{where}: required constructor argument '{name}' cannot be searched without a range; "
-                f"give it a default, an Annotated[..., (low, high)] range, or set model.args.{name}=<value>"
+                f"give it a default, an Annotated[..., (low, high)] range, or set +model.args.{name}=<value>"
             )
     return space
