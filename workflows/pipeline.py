@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflows.errors import WorkflowError
+from workflows.errors import ConfigError, WorkflowError
 from workflows.workspace import Workspace, git_commit
 
 log = logging.getLogger(__name__)
@@ -79,26 +79,45 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
     )
 
 
+def train_settings(cfg: Any) -> Any:
+    """The training settings of ``cfg.train``, checked before anything is written: a device that is not here or a
+    precision that does not exist is one :class:`ConfigError` line."""
+    from nas.device import resolve_device
+    from nas.training import PRECISIONS, TrainSettings
+
+    t = cfg.train
+    resolve_device(t.device)
+    if str(t.precision) not in PRECISIONS:
+        raise ConfigError(f"train.precision={t.precision} is not a precision; use one of {', '.join(PRECISIONS)}")
+    return TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed, t.schedule.value,
+                         str(t.device), str(t.precision), bool(t.channels_last), bool(t.compile), float(t.device_data_mb))
+
+
+def device_tags(label: str) -> dict[str, str]:
+    """The MLflow tags naming the device a run trained on (and, on a GPU, this process's physical GPU id)."""
+    import os
+
+    gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    return {"nasflow.device": label, **({"nasflow.gpu": gpu} if label.startswith("cuda") and gpu else {})}
+
+
 def prepare(cfg: Any) -> RunContext:
-    """Resolve the workspace, load the data and build the model factory for ``cfg``."""
+    """Check the training settings, resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
 
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
-    from nas.training import TrainSettings
     from omegaconf import OmegaConf
 
+    settings = train_settings(cfg)
     if cfg.search.threads > 0:
         torch.set_num_threads(cfg.search.threads)
     ws = Workspace.from_config(cfg)
     data = load_data(cfg)
     spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
-    t = cfg.train
-    train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed,
-                                   t.schedule.value)
-    return RunContext(cfg, ws, data, factory, train_settings, search_settings(cfg, ws), git_commit())
+    return RunContext(cfg, ws, data, factory, settings, search_settings(cfg, ws), git_commit())
 
 
 def open_kb(ws: Workspace) -> Any:
@@ -154,7 +173,8 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
-            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash}
+            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash,
+            **device_tags(result.cost.device)}
     with mlflow.start_run(experiment_id=experiment_id, run_name="retrain", tags=tags) as run:
         mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
         mlflow.set_tag(PARAMS_TAG, json.dumps(params, sort_keys=True))  # typed, for export and retraining
