@@ -56,3 +56,26 @@ def test_spawned_workers_get_cuda_visible_devices_round_robin(monkeypatch: pytes
     assert all(e["NASFLOW_PROBE"] == "kept" for e in envs)
     with pytest.raises(DeviceError, match="search.workers=3 on 2 GPU"):
         worker_envs(ctx(3, None))
+
+
+def test_a_bf16_run_records_its_device_on_every_mlflow_run_and_kb_record(nasflow, workspace: Path,
+                                                                           digits_folder: Path) -> None:
+    from mlflow import MlflowClient
+
+    from knowledge_base import KnowledgeBase
+    from nas.device import device_name, resolve_device
+    from tests.workflows.conftest import summary_of
+
+    summary = summary_of(nasflow("run", "--json", "--no-progress", f"data.path={digits_folder}", "search.n_trials=2",
+                                 "train.epochs=1", "train.retrain_epochs=1", "train.precision=bf16-mixed",
+                                 "train.device=cpu"))
+    expected = device_name(resolve_device("cpu"))
+    client = MlflowClient(summary["tracking_uri"])
+    experiment = client.get_experiment_by_name("nasflow-digits_cnn-digits")
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    assert {r.data.tags.get("nasflow.kind") for r in runs} == {"search", "trial", "retrain"}
+    assert {r.data.tags.get("nasflow.device") for r in runs} == {expected}
+    retrain = next(r for r in runs if r.data.tags["nasflow.kind"] == "retrain")
+    assert retrain.data.params["train.precision"] == "bf16-mixed"
+    records = KnowledgeBase(summary["kb_url"]).query("task = 'digits'")
+    assert len(records.rows) == 3 and {row["device"] for row in records.to_dicts()} == {expected}
