@@ -32,6 +32,7 @@ class TrainSettings:
     channels_last: bool = False
     compile: bool = False
     device_data_mb: float = 4096.0
+    augment: str = "none"
 
     def as_dict(self) -> dict[str, float | int | str]:
         """The settings as a flat mapping (for logging)."""
@@ -97,11 +98,14 @@ def model_device(model: nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
-def _inputs(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """A batch of inputs as the model takes them: float (uint8 pixels convert here, on the device), in the
-    channels-last layout when asked and the batch is 4-D."""
+def _inputs(x: torch.Tensor, channels_last: bool, augmentations: tuple[str, ...] = ()) -> torch.Tensor:
+    """A batch of inputs as the model takes them: float (uint8 pixels convert here, on the device), augmented
+    when asked, in the channels-last layout when asked and the batch is 4-D."""
+    from nas.augment import augment
+
     if not x.is_floating_point():
         x = x.float()
+    x = augment(x, augmentations) if augmentations else x
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
@@ -151,15 +155,17 @@ def train(
     on_epoch: EpochHook | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``settings.device`` (the learning rate follows ``settings.schedule`` over all
-    epochs, under autocast for a mixed ``settings.precision``); after each epoch evaluate on the validation split
+    epochs, under autocast for a mixed ``settings.precision``, each batch augmented by ``settings.augment``); after each epoch evaluate on the validation split
     and call ``on_epoch``. With ``settings.compile`` the steps run a ``torch.compile``d model; the first step's
     extra time is reported as ``compile_s``.
 
     ``on_epoch`` may raise (for example Optuna's ``TrialPruned``) to stop training early.
     """
+    from nas.augment import parse_augment
     from nas.device import DeviceData, device_name, synchronize
 
     dtype = check_precision(settings.precision)
+    augmentations = parse_augment(settings.augment)
     model, device = prepare_model(model, settings)
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -181,7 +187,7 @@ def train(
             xb, yb = data.batch(order[start : start + settings.batch_size])
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                loss = loss_fn(step_model(_inputs(xb, settings.channels_last)).float(), yb)
+                loss = loss_fn(step_model(_inputs(xb, settings.channels_last, augmentations)).float(), yb)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,23 @@ def train_settings(cfg: Any) -> Any:
     if str(t.precision) not in PRECISIONS:
         raise ConfigError(f"train.precision={t.precision} is not a precision; use one of {', '.join(PRECISIONS)}")
     return TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed, t.schedule.value,
-                         str(t.device), str(t.precision), bool(t.channels_last), bool(t.compile), float(t.device_data_mb))
+                         str(t.device), str(t.precision), bool(t.channels_last), bool(t.compile), float(t.device_data_mb),
+                         augment_setting(t.augment))
+
+
+def augment_setting(value: Any) -> str:
+    """``train.augment`` as the training loop takes it (``auto`` stays until the data is known)."""
+    from omegaconf import ListConfig
+
+    from nas.augment import parse_augment
+
+    text = ",".join(str(v) for v in value) if isinstance(value, (list, ListConfig)) else str(value)
+    if text == "auto":
+        return text
+    try:
+        return ",".join(parse_augment(text)) or "none"
+    except ValueError as exc:
+        raise ConfigError(f"train.augment={text}: {exc}") from None
 
 
 def device_tags(label: str) -> dict[str, str]:
@@ -105,6 +121,7 @@ def prepare(cfg: Any) -> RunContext:
     """Check the training settings, resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
 
+    from nas.augment import auto_augment
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
@@ -117,6 +134,8 @@ def prepare(cfg: Any) -> RunContext:
     data = load_data(cfg)
     spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
+    if settings.augment == "auto":
+        settings = replace(settings, augment=auto_augment(tuple(data.input_shape)))
     return RunContext(cfg, ws, data, factory, settings, search_settings(cfg, ws), git_commit())
 
 

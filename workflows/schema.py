@@ -126,6 +126,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     device_data_mb: float = 4096.0
+    augment: Any = "auto"
 
 
 @dataclass

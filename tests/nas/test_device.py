@@ -8,8 +8,15 @@ import torch
 from torch import nn
 
 from nas.cost import measure_cost
-from nas.device import (DeviceData, DeviceError, check_workers_per_gpu, device_name, resolve_device, visible_gpus,
-                        worker_gpu)
+from nas.device import (
+    DeviceData,
+    DeviceError,
+    check_workers_per_gpu,
+    device_name,
+    resolve_device,
+    visible_gpus,
+    worker_gpu,
+)
 from nas.training import TrainSettings, evaluate, train
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (this machine has none)")

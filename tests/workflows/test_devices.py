@@ -77,5 +77,13 @@ def test_a_bf16_run_records_its_device_on_every_mlflow_run_and_kb_record(nasflow
     assert {r.data.tags.get("nasflow.device") for r in runs} == {expected}
     retrain = next(r for r in runs if r.data.tags["nasflow.kind"] == "retrain")
     assert retrain.data.params["train.precision"] == "bf16-mixed"
+    search = next(r for r in runs if r.data.tags["nasflow.kind"] == "search")
+    assert retrain.data.params["train.augment"] == search.data.params["train.augment"] == "none"  # auto: digits
     records = KnowledgeBase(summary["kb_url"]).query("task = 'digits'")
     assert len(records.rows) == 3 and {row["device"] for row in records.to_dicts()} == {expected}
+
+
+def test_a_bad_augmentation_is_one_line(nasflow, workspace: Path, digits_folder: Path) -> None:
+    proc = nasflow("search", "--no-progress", f"data.path={digits_folder}", "train.augment=[crop,rotate]")
+    assert_one_line_error(proc, r"train.augment=crop,rotate: unknown augmentation rotate; use none or a list of crop")
+    assert not workspace.exists()
