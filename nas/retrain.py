@@ -38,7 +38,8 @@ def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, sett
     result = train(model, x, y, settings)
     test = evaluate(model, x_test, y_test, precision=settings.precision, channels_last=settings.channels_last)
     model.eval()
-    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final}
+    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final,
+               **({"compile_s": result.compile_s} if settings.compile else {})}
     cost = measure_cost(model, x[: settings.batch_size])
     model.to("cpu", memory_format=torch.contiguous_format)
     return RetrainResult(model, dict(params), metrics, cost, settings, result.history, result.wall_time_s,
