@@ -42,7 +42,7 @@ def hand_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.
     """One epoch as a user writes it: data already on the device, Adam, autocast when ``dtype`` is set."""
     model.to(device)
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stubs lack it
     x, y = x.to(device), y.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16 and device.type == "cuda")

@@ -41,6 +41,6 @@ def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, sett
     metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final,
                **({"compile_s": result.compile_s} if settings.compile else {})}
     cost = measure_cost(model, x[: settings.batch_size])
-    model.to("cpu", memory_format=torch.contiguous_format)
+    model.to("cpu", memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     return RetrainResult(model, dict(params), metrics, cost, settings, result.history, result.wall_time_s,
                          result.device)

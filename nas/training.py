@@ -141,7 +141,7 @@ def prepare_model(model: nn.Module, settings: TrainSettings) -> tuple[nn.Module,
     device = resolve_device(settings.device)
     model.to(device)
     if settings.channels_last:
-        model.to(memory_format=torch.channels_last)
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stubs lack it
     return model, device
 
 
