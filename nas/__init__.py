@@ -3,9 +3,11 @@
 Plain Python on torch, optuna and numpy: no Hydra, no MLflow, no DVC.
 """
 
+from nas.augment import augment
 from nas.constraints import Constraints
 from nas.cost import ModelCost, measure_cost
 from nas.data import Dataset, export_digits, load_data_folder
+from nas.device import DeviceError, device_name, resolve_device
 from nas.errors import DataError, ModelFileError, NasError, SearchError, SpaceError
 from nas.export import export_standalone, load_exported
 from nas.extract import make_factory
@@ -28,6 +30,7 @@ __all__ = [
     "DataError",
     "DataShape",
     "Dataset",
+    "DeviceError",
     "Dimension",
     "Evaluator",
     "LocalSearchSampler",
@@ -47,7 +50,9 @@ __all__ = [
     "TrainSettings",
     "TrainingEvaluator",
     "TrialResult",
+    "augment",
     "best_params",
+    "device_name",
     "evaluate",
     "export_digits",
     "export_standalone",
@@ -63,6 +68,7 @@ __all__ = [
     "params_key",
     "pareto_front",
     "pruning_report",
+    "resolve_device",
     "retrain",
     "run_search",
     "select_trial",
