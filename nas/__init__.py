@@ -3,9 +3,11 @@
 Plain Python on torch, optuna and numpy: no Hydra, no MLflow, no DVC.
 """
 
+from nas.augment import augment
 from nas.constraints import Constraints
 from nas.cost import ModelCost, measure_cost
 from nas.data import Dataset, export_digits, load_data_folder
+from nas.device import DeviceError, device_name, resolve_device
 from nas.errors import (
     BudgetError,
     DataError,
@@ -40,6 +42,7 @@ __all__ = [
     "TrainSettingsError",
     "DataShape",
     "Dataset",
+    "DeviceError",
     "Dimension",
     "Evaluator",
     "LocalSearchSampler",
@@ -59,7 +62,9 @@ __all__ = [
     "TrainSettings",
     "TrainingEvaluator",
     "TrialResult",
+    "augment",
     "best_params",
+    "device_name",
     "evaluate",
     "export_digits",
     "export_standalone",
@@ -76,6 +81,7 @@ __all__ = [
     "params_key",
     "pareto_front",
     "pruning_report",
+    "resolve_device",
     "retrain",
     "run_search",
     "select_trial",

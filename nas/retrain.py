@@ -16,7 +16,7 @@ from nas.training import TrainSettings, evaluate, train
 
 @dataclass
 class RetrainResult:
-    """The retrained model with its test metrics and cost."""
+    """The retrained model (back on the CPU) with its test metrics, cost and the device it trained on."""
 
     model: nn.Module
     params: dict[str, Any]
@@ -25,17 +25,22 @@ class RetrainResult:
     settings: TrainSettings
     history: list[dict[str, float]] = field(default_factory=list)
     wall_time_s: float = 0.0
+    device: str = "cpu"
 
 
 def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, settings: TrainSettings) -> RetrainResult:
-    """Build ``params`` afresh (seeded), train on ``trainval`` and evaluate once on ``test``."""
+    """Build ``params`` afresh (seeded), train on ``trainval`` on ``settings.device`` and evaluate once on
+    ``test`` there; the model is returned on the CPU in the default memory layout (what registries and exports hold)."""
     x, y = data.split("trainval")
     x_test, y_test = data.split("test")
     torch.manual_seed(settings.seed)
     model = factory.build(params)
     result = train(model, x, y, settings)
-    test = evaluate(model, x_test, y_test)
+    test = evaluate(model, x_test, y_test, precision=settings.precision, channels_last=settings.channels_last)
     model.eval()
-    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final}
+    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final,
+               **({"compile_s": result.compile_s} if settings.compile else {})}
     cost = measure_cost(model, x[: settings.batch_size])
-    return RetrainResult(model, dict(params), metrics, cost, settings, result.history, result.wall_time_s)
+    model.to("cpu", memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    return RetrainResult(model, dict(params), metrics, cost, settings, result.history, result.wall_time_s,
+                         result.device)

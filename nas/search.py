@@ -18,7 +18,7 @@ from nas.observer import SearchObserver, TrialResult
 from nas.proxy import make_score
 from nas.recovery import WORKER_ATTR, recover_orphans, worker_id
 from nas.study import SearchSettings, counted_trials, open_study
-from nas.training import TrainSettings, train
+from nas.training import TrainSettings, prepare_model, train
 
 if TYPE_CHECKING:
     from nas.samplers import Score
@@ -126,8 +126,9 @@ class _Objective:
 
         try:
             torch.manual_seed(seed)
-            model = self.factory.build(params)
-            result.cost = measure_cost(model, self.example)
+            model, device = prepare_model(self.factory.build(params), self.train_settings)
+            example = self.example.to(device)
+            result.cost = measure_cost(model, example)
             cost = result.cost.as_dict()
             trial.set_user_attr(COST_ATTR, cost)
             for name, margin in self.settings.constraints.margins(cost).items():
@@ -137,7 +138,7 @@ class _Objective:
                 result.error = "constraint violated: " + ", ".join(violations)
                 trial.set_user_attr("constraint_violation", result.error)
                 raise optuna.TrialPruned(result.error)
-            key = self.arch_key(model, self.example, params)
+            key = self.arch_key(model, example, params)
             trial.set_user_attr("arch_key", key)
             result.fingerprint = key if is_fingerprint(key) else None
             recorded = self.reuse(key) if self.reuse is not None else None

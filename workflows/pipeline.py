@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from workflows.errors import WorkflowError
+from workflows.errors import ConfigError, WorkflowError
 from workflows.workspace import Workspace, git_commit
 
 PARAMS_TAG = "nasflow.params"
@@ -77,26 +77,65 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
     )
 
 
+def train_settings(cfg: Any) -> Any:
+    """The training settings of ``cfg.train``, checked before anything is written: a device that is not here or a
+    precision that does not exist is one :class:`ConfigError` line."""
+    from nas.device import resolve_device
+    from nas.training import PRECISIONS, TrainSettings
+
+    t = cfg.train
+    resolve_device(t.device)
+    if str(t.precision) not in PRECISIONS:
+        raise ConfigError(f"train.precision={t.precision} is not a precision; use one of {', '.join(PRECISIONS)}")
+    return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, optimizer=t.optimizer.value,
+                         weight_decay=t.weight_decay, seed=t.seed, schedule=t.schedule.value, device=str(t.device),
+                         precision=str(t.precision), channels_last=bool(t.channels_last), compile=bool(t.compile),
+                         device_data_mb=float(t.device_data_mb), augment=augment_setting(t.augment))
+
+
+def augment_setting(value: Any) -> str:
+    """``train.augment`` as the training loop takes it (``auto`` stays until the data is known)."""
+    from omegaconf import ListConfig
+
+    from nas.augment import parse_augment
+
+    text = ",".join(str(v) for v in value) if isinstance(value, (list, ListConfig)) else str(value)
+    if text == "auto":
+        return text
+    try:
+        return ",".join(parse_augment(text)) or "none"
+    except ValueError as exc:
+        raise ConfigError(f"train.augment={text}: {exc}") from exc
+
+
+def device_tags(label: str) -> dict[str, str]:
+    """The MLflow tags naming the device a run trained on (and, on a GPU, this process's physical GPU id)."""
+    import os
+
+    gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    return {"nasflow.device": label, **({"nasflow.gpu": gpu} if label.startswith("cuda") and gpu else {})}
+
+
 def prepare(cfg: Any) -> RunContext:
-    """Resolve the workspace, load the data and build the model factory for ``cfg``."""
+    """Check the training settings, resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
     from omegaconf import OmegaConf
 
+    from nas.augment import auto_augment
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
-    from nas.training import TrainSettings
 
+    settings = train_settings(cfg)
     if cfg.search.threads > 0:
         torch.set_num_threads(cfg.search.threads)
     ws = Workspace.from_config(cfg)
     data = load_data(cfg)
     spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
-    t = cfg.train
-    train_settings = TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, optimizer=t.optimizer.value,
-                                   weight_decay=t.weight_decay, seed=t.seed, schedule=t.schedule.value)
-    return RunContext(cfg=cfg, ws=ws, data=data, factory=factory, train_settings=train_settings,
+    if settings.augment == "auto":
+        settings = replace(settings, augment=auto_augment(tuple(data.input_shape)))
+    return RunContext(cfg=cfg, ws=ws, data=data, factory=factory, train_settings=settings,
                       search_settings=search_settings(cfg, ws), commit=git_commit())
 
 
@@ -153,7 +192,8 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
-            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash}
+            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash,
+            **device_tags(result.cost.device)}
     with mlflow.start_run(experiment_id=experiment_id, run_name="retrain", tags=tags) as run:
         mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
         mlflow.set_tag(PARAMS_TAG, json.dumps(params, sort_keys=True))  # typed, for export and retraining

@@ -105,6 +105,8 @@ class SearchConfig:
     select: LimitsConfig = field(default_factory=LimitsConfig)
     workers: int = 1
     threads: int = 0
+    gpus: Any = "auto"
+    workers_per_gpu: Optional[int] = None
     warm_start: WarmStartMode = WarmStartMode.none
     warm_start_k: int = 5
 
@@ -119,6 +121,12 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     schedule: Schedule = Schedule.cosine
+    device: str = "auto"
+    precision: str = "32"
+    channels_last: bool = False
+    compile: bool = False
+    device_data_mb: float = 4096.0
+    augment: Any = "auto"
 
 
 @dataclass
