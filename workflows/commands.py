@@ -114,6 +114,15 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Scaffold a project folder; print what was created and the next steps."""
+    from workflows.init_project import init_project, init_report
+
+    folder = Path(args.folder)
+    print(init_report(folder, init_project(folder)))
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     """Print (or write with --out) the composed config as YAML: DVC's params.yaml."""
     from workflows.config import config_yaml

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workflows.defaults import resolve_model_file
 from workflows.errors import WorkflowError
 from workflows.workspace import Workspace, git_commit
 
@@ -93,7 +94,7 @@ def prepare(cfg: Any) -> RunContext:
         torch.set_num_threads(cfg.search.threads)
     ws = Workspace.from_config(cfg)
     data = load_data(cfg)
-    spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
+    spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     t = cfg.train
     train_settings = TrainSettings(t.epochs, t.batch_size, t.lr, t.optimizer.value, t.weight_decay, t.seed,
@@ -161,7 +162,7 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
         mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
                             "wall_time_s": result.wall_time_s})
         x_example, _ = ctx.data.split("test")
-        info, fmt = log_torch_model(result.model, x_example, Path(ctx.cfg.model.file))
+        info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file))
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
                         **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **(extra_tags or {})}
