@@ -80,7 +80,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         if args.trial not in trials:
             raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {args.trial}; pick one of 0..{len(trials) - 1}")
         params, number = dict(trials[args.trial].params), args.trial
-    result = retrain_model(ctx, params)
+    result = retrain_model(ctx, params, not args.no_progress, f"retrain trial {number}")
     if args.model_out:
         from workflows.model_bundle import save_bundle
 
@@ -93,7 +93,10 @@ def cmd_retrain(args: argparse.Namespace) -> int:
               f"retrained trial {number}: test_accuracy {result.metrics['test_accuracy']:.4f}; saved to {args.model_out} "
               f"(register it with: nasflow register --model-dir {args.model_out})")
         return 0
+    from workflows.progress import phase_line
+
     outcome = {"result": result, "registered": register_result(ctx, result, number)}
+    phase_line(f"registered {outcome['registered'].uri} ({outcome['registered'].alias})", not args.no_progress)
     summary = build_summary(ctx, study, outcome, time.perf_counter() - started)
     write_metrics(summary, args.metrics_file)
     print_summary(summary, args.json)

@@ -129,13 +129,19 @@ def _champion_scorer(ctx: RunContext) -> Any:
     return score
 
 
-def retrain_model(ctx: RunContext, params: dict[str, Any]) -> Any:
-    """Retrain ``params`` on train+validation for ``train.retrain_epochs`` and test it once (nothing recorded)."""
+def retrain_model(ctx: RunContext, params: dict[str, Any], show_progress: bool = False,
+                  label: str = "retrain") -> Any:
+    """Retrain ``params`` on train+validation for ``train.retrain_epochs`` and test it once (nothing recorded);
+    ``show_progress`` draws an epoch bar on a terminal."""
     from nas.retrain import retrain
     from nas.training import TrainSettings
+    from workflows.progress import EpochProgress
 
     settings = TrainSettings(**{**ctx.train_settings.as_dict(), "epochs": ctx.cfg.train.retrain_epochs})
-    return retrain(ctx.factory, params, ctx.data, settings)
+    with EpochProgress(label, settings.epochs, show_progress) as bar:
+        result = retrain(ctx.factory, params, ctx.data, settings, on_epoch=bar.epoch_ended)
+        bar.done(f"test_accuracy={result.metrics['test_accuracy']:.4f}")
+    return result
 
 
 def register_result(ctx: RunContext, result: Any, trial_number: int | None,
@@ -178,10 +184,15 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     return registered
 
 
-def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: int | None) -> dict[str, Any]:
+def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: int | None,
+                         show_progress: bool = False) -> dict[str, Any]:
     """Retrain ``params`` on train+validation, test once, log and register the model, record it in the KB."""
-    result = retrain_model(ctx, params)
-    return {"result": result, "registered": register_result(ctx, result, trial_number)}
+    from workflows.progress import phase_line
+
+    result = retrain_model(ctx, params, show_progress, f"retrain trial {trial_number}")
+    registered = register_result(ctx, result, trial_number)
+    phase_line(f"registered {registered.uri} ({registered.alias})", show_progress)
+    return {"result": result, "registered": registered}
 
 
 def run(cfg: Any, show_progress: bool = True) -> dict[str, Any]:
@@ -193,5 +204,5 @@ def run(cfg: Any, show_progress: bool = True) -> dict[str, Any]:
     ctx = prepare(cfg)
     study = search(ctx, show_progress)
     chosen = select_trial(study, ctx.search_settings)
-    outcome = retrain_and_register(ctx, dict(chosen.params), chosen.number)
+    outcome = retrain_and_register(ctx, dict(chosen.params), chosen.number, show_progress)
     return build_summary(ctx, study, outcome, time.perf_counter() - started)
