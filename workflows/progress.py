@@ -5,7 +5,7 @@ Each draws only on a terminal and when progress is wanted (``--no-progress`` hid
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from nas.observer import SearchObserver, TrialResult
 
@@ -104,7 +104,7 @@ class EpochProgress:
                                  console=console, disable=console is None)
         self.task = self.progress.add_task(label, total=epochs, info="")
 
-    def __enter__(self) -> "EpochProgress":
+    def __enter__(self) -> Self:
         self.progress.start()
         return self
 

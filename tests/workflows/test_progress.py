@@ -48,6 +48,6 @@ def test_no_progress_and_a_pipe_stay_quiet(tmp_path: Path, digits_folder: Path) 
     assert code == 0, drawn[-3000:]
     assert "retrain trial" not in drawn and "registered" not in drawn
     piped = subprocess.run([*NASFLOW, "retrain", f"data.path={digits_folder}", *TINY], cwd=REPO,
-                           env=cli_env(tmp_path / "ws"), capture_output=True, text=True, timeout=600)
+                           env=cli_env(tmp_path / "ws"), capture_output=True, text=True, timeout=600, check=False)
     assert piped.returncode == 0, piped.stderr[-3000:]
     assert "retrain trial" not in piped.stderr and "registered models:/" not in piped.stderr
