@@ -144,6 +144,15 @@ def retrain_model(ctx: RunContext, params: dict[str, Any], show_progress: bool =
     return result
 
 
+def test_split_tags(ctx: RunContext) -> dict[str, str]:
+    """The test split a version is scored on: the hash of its samples and labels, and its size."""
+    import hashlib
+
+    x, y = ctx.data.split("test")
+    digest = hashlib.sha256(x.contiguous().numpy().tobytes() + y.contiguous().numpy().tobytes()).hexdigest()[:16]
+    return {"test_split_hash": digest, "test_split_size": str(len(y))}
+
+
 def register_result(ctx: RunContext, result: Any, trial_number: int | None,
                     extra_tags: dict[str, str] | None = None) -> Any:
     """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB."""
@@ -171,9 +180,13 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
         info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file))
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
-                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **(extra_tags or {})}
+                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **test_split_tags(ctx),
+                        **(extra_tags or {})}
         registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
                                       version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)
+        if registered.previous_champion_accuracy is not None:  # both figures of the comparison on the version
+            client.set_model_version_tag(registered.name, registered.version, "champion_test_accuracy",
+                                         f"{registered.previous_champion_accuracy:.6f}")
     open_kb(ctx.ws).record(EvaluationRecord(
         task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model, params=params,
         fingerprint=None, cost=kb_cost(result.cost), metrics=result.metrics, settings=settings.as_dict(),
