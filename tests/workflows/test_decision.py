@@ -19,7 +19,8 @@ def test_a_challenger_summary_names_the_champions_score_and_the_margin(tmp_path:
 
     def nasflow(*args: str) -> dict:
         return summary_of(subprocess.run([*NASFLOW, *args, f"data.path={digits_folder}"], cwd=REPO,
-                                         env=cli_env(tmp_path / "ws"), capture_output=True, text=True, timeout=600))
+                                         env=cli_env(tmp_path / "ws"), capture_output=True, text=True, timeout=600,
+                                         check=False))
 
     first = nasflow("run", *TINY)
     assert first["decision"] == "champion: the first version of digits_cnn-digits"
