@@ -191,15 +191,18 @@ def cmd_kb_best(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start the MLflow UI on 127.0.0.1 for the workspace's tracking store (Ctrl-C stops it)."""
+    from workflows.ports import require_free_port
     from workflows.tracking import ensure_experiment, mlflow_client
     from workflows.workspace import Workspace
 
     ws = Workspace.from_config(_cfg(args))
-    ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
+    require_free_port(args.port, "ui")
+    experiment_id = ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
                "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port),
                "--workers", "1"]
-    print(f"MLflow UI for {ws.mlflow_uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    url = f"http://127.0.0.1:{args.port}/#/experiments/{experiment_id}/runs"  # the runs table, not the overview
+    print(f"MLflow UI for {ws.mlflow_uri} at {url} (Ctrl-C stops it)", file=sys.stderr)
     return serve(command, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")  # no background job runners for browsing
 
 
@@ -224,7 +227,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     executable = shutil.which("optuna-dashboard") or str(Path(sys.executable).parent / "optuna-dashboard")
     if not Path(executable).exists():
         raise WorkflowError("optuna-dashboard is not installed; install it with: pip install 'nasflow[dashboard]'")
-    storage = ws.optuna_url.split("://", 1)[1] if ws.optuna_url.startswith("journal:") else ws.optuna_url
+    from workflows.ports import require_free_port
+
+    require_free_port(args.port, "dashboard")
+    journal = ws.optuna_url.split("://", 1)[1] if ws.optuna_url.startswith("journal:") else None
+    storage = "/" + journal.lstrip("/") if journal is not None else ws.optuna_url
     print(f"optuna-dashboard for {storage} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
     return serve([executable, storage, "--host", "127.0.0.1", "--port", str(args.port)])
 
