@@ -36,3 +36,5 @@ def test_a_challenger_summary_names_the_champions_score_and_the_margin(tmp_path:
     assert v1["test_split_size"] == v2["test_split_size"] and int(v2["test_split_size"]) > 0
     assert float(v2["champion_test_accuracy"]) == pytest.approx(champion, abs=1e-6)
     assert float(v2["test_accuracy"]) == pytest.approx(second["test_accuracy"], abs=1e-6)
+    run_name = client.get_run(client.get_model_version("digits_cnn-digits", "2").run_id).info.run_name
+    assert run_name == f"retrain digits_cnn trial {second['best_trial']}"
