@@ -11,7 +11,7 @@ from torch import nn
 from nas.cost import ModelCost, measure_cost
 from nas.factory import ModelFactory
 from nas.search import SplitData
-from nas.training import TrainSettings, evaluate, train
+from nas.training import EpochHook, TrainSettings, evaluate, train
 
 
 @dataclass
@@ -28,14 +28,15 @@ class RetrainResult:
     device: str = "cpu"
 
 
-def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, settings: TrainSettings) -> RetrainResult:
-    """Build ``params`` afresh (seeded), train on ``trainval`` on ``settings.device`` and evaluate once on
-    ``test`` there; the model is returned on the CPU in the default memory layout (what registries and exports hold)."""
+def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, settings: TrainSettings,
+            on_epoch: EpochHook | None = None) -> RetrainResult:
+    """Build ``params`` afresh (seeded), train on ``trainval`` on ``settings.device`` (``on_epoch`` after each
+    epoch) and evaluate once on ``test`` there; the model is returned on the CPU in the default memory layout (what registries and exports hold)."""
     x, y = data.split("trainval")
     x_test, y_test = data.split("test")
     torch.manual_seed(settings.seed)
     model = factory.build(params)
-    result = train(model, x, y, settings)
+    result = train(model, x, y, settings, on_epoch=on_epoch)
     test = evaluate(model, x_test, y_test, precision=settings.precision, channels_last=settings.channels_last)
     model.eval()
     metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final,

@@ -21,6 +21,7 @@ QUIET_ENV = {
 }
 
 EPILOG = """examples:
+  nasflow init my-project                      scaffold a project (conf/, dvc.yaml, git, DVC)
   nasflow run                                  search, retrain and register the example model on digits
   nasflow search model=digits_cnn search.n_trials=50 train.epochs=5
   nasflow run +experiment=quick                a tiny budget
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--traceback", action="store_true",
                         help="on an error, also print its traceback (with its causes) and the debug log")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("init", help="scaffold a project: conf/, the example model, dvc.yaml, params.yaml, git, DVC",
+                       description="Scaffold a nasflow project in DIR (default: .): copy what is missing, keep the rest.")
+    p.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the project folder (created if missing)")
 
     p = sub.add_parser("space", help="derive a search space from a model file and write conf/space/<name>.yaml")
     p.set_defaults(handler=commands.cmd_space)

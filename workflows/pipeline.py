@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from workflows.defaults import resolve_model_file
 from workflows.errors import ConfigError, WorkflowError
 from workflows.workspace import Workspace, git_commit
 
@@ -131,7 +132,7 @@ def prepare(cfg: Any) -> RunContext:
         torch.set_num_threads(cfg.search.threads)
     ws = Workspace.from_config(cfg)
     data = load_data(cfg)
-    spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
+    spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     if settings.augment == "auto":
         settings = replace(settings, augment=auto_augment(tuple(data.input_shape)))
@@ -166,13 +167,28 @@ def _champion_scorer(ctx: RunContext) -> Any:
     return score
 
 
-def retrain_model(ctx: RunContext, params: dict[str, Any]) -> Any:
-    """Retrain ``params`` on train+validation for ``train.retrain_epochs`` and test it once (nothing recorded)."""
+def retrain_model(ctx: RunContext, params: dict[str, Any], show_progress: bool = False,
+                  label: str = "retrain") -> Any:
+    """Retrain ``params`` on train+validation for ``train.retrain_epochs`` and test it once (nothing recorded);
+    ``show_progress`` draws an epoch bar on a terminal."""
     from nas.retrain import retrain
     from nas.training import TrainSettings
+    from workflows.progress import EpochProgress
 
     settings = TrainSettings(**{**ctx.train_settings.as_dict(), "epochs": ctx.cfg.train.retrain_epochs})
-    return retrain(ctx.factory, params, ctx.data, settings)
+    with EpochProgress(label, settings.epochs, show_progress) as bar:
+        result = retrain(ctx.factory, params, ctx.data, settings, on_epoch=bar.epoch_ended)
+        bar.done(f"test_accuracy={result.metrics['test_accuracy']:.4f}")
+    return result
+
+
+def test_split_tags(ctx: RunContext) -> dict[str, str]:
+    """The test split a version is scored on: the hash of its samples and labels, and its size."""
+    import hashlib
+
+    x, y = ctx.data.split("test")
+    digest = hashlib.sha256(x.contiguous().numpy().tobytes() + y.contiguous().numpy().tobytes()).hexdigest()[:16]
+    return {"test_split_hash": digest, "test_split_size": str(len(y))}
 
 
 def register_result(ctx: RunContext, result: Any, trial_number: int | None,
@@ -194,18 +210,23 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
             "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash,
             **device_tags(result.cost.device)}
-    with mlflow.start_run(experiment_id=experiment_id, run_name="retrain", tags=tags) as run:
+    name = f"retrain {ctx.ws.model} trial {trial_number}" if trial_number is not None else f"retrain {ctx.ws.model}"
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
         mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
         mlflow.set_tag(PARAMS_TAG, json.dumps(params, sort_keys=True))  # typed, for export and retraining
         mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
                             "wall_time_s": result.wall_time_s})
         x_example, _ = ctx.data.split("test")
-        info, fmt = log_torch_model(result.model, x_example, Path(ctx.cfg.model.file))
+        info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file))
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
-                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **(extra_tags or {})}
+                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **test_split_tags(ctx),
+                        **(extra_tags or {})}
         registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
                                       version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)
+        if registered.previous_champion_accuracy is not None:  # both figures of the comparison on the version
+            client.set_model_version_tag(registered.name, registered.version, "champion_test_accuracy",
+                                         f"{registered.previous_champion_accuracy:.6f}")
     open_kb(ctx.ws).record(EvaluationRecord(
         task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model, params=params,
         fingerprint=None, cost=kb_cost(result.cost), metrics=result.metrics, settings=settings.as_dict(),
@@ -216,10 +237,15 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     return registered
 
 
-def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: int | None) -> dict[str, Any]:
+def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: int | None,
+                         show_progress: bool = False) -> dict[str, Any]:
     """Retrain ``params`` on train+validation, test once, log and register the model, record it in the KB."""
-    result = retrain_model(ctx, params)
-    return {"result": result, "registered": register_result(ctx, result, trial_number)}
+    from workflows.progress import phase_line
+
+    result = retrain_model(ctx, params, show_progress, f"retrain trial {trial_number}")
+    registered = register_result(ctx, result, trial_number)
+    phase_line(f"registered {registered.uri} ({registered.alias})", show_progress)
+    return {"result": result, "registered": registered}
 
 
 def run(cfg: Any, show_progress: bool = True) -> dict[str, Any]:
@@ -231,5 +257,5 @@ def run(cfg: Any, show_progress: bool = True) -> dict[str, Any]:
     ctx = prepare(cfg)
     study = search(ctx, show_progress)
     chosen = select_trial(study, ctx.search_settings)
-    outcome = retrain_and_register(ctx, dict(chosen.params), chosen.number)
+    outcome = retrain_and_register(ctx, dict(chosen.params), chosen.number, show_progress)
     return build_summary(ctx, study, outcome, time.perf_counter() - started)

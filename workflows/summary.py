@@ -60,11 +60,23 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
+        summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin)
     summary["next"] = [
         "nasflow ui",
         f"nasflow kb query \"task = '{ctx.ws.data}' and test_accuracy >= 0.95 order by params limit 5\"",
     ]
     return summary
+
+
+def decision(registered: Any, test_accuracy: float, margin: float) -> str:
+    """Why the new version got its alias: no champion yet, or both scores on today's test split and the margin."""
+    if registered.previous_champion is None or registered.previous_champion_accuracy is None:
+        return f"{registered.alias}: the first version of {registered.name}"
+    champion = registered.previous_champion_accuracy
+    verdict = "beats" if registered.alias == "champion" else "does not beat"
+    return (f"{registered.alias}: {test_accuracy:.4f} {verdict} champion v{registered.previous_champion} "
+            f"({champion:.4f} on the same test split) by more than the margin {margin:g} "
+            f"(difference {test_accuracy - champion:+.4f})")
 
 
 def write_json(path: str | None, payload: Any) -> None:
@@ -106,6 +118,7 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
         ("parameters", f"{summary['params']:,}" if "params" in summary else "-"),
         ("wall time", f"{summary['wall_time_s']:.1f} s"),
         ("model URI", f"{summary['model_uri']} ({summary['alias']})" if "model_uri" in summary else "-"),
+        ("decision", summary.get("decision", "-")),
         ("tracking URI", summary["tracking_uri"]),
         ("next", "\n".join(summary["next"])),
     ]
