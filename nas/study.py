@@ -16,6 +16,7 @@ PRUNERS = ("median", "hyperband", "successive_halving", "none")
 COST_OBJECTIVES = ("params", "flops", "latency_ms", "memory_mb")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
 HEARTBEAT_S, GRACE_S = 10, 30
+SCHEMA_LOCK = "nasflow:optuna-schema"  # the advisory lock PostgreSQL workers create Optuna's tables under
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,18 @@ def make_storage(url: str | None) -> Any:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+    options = dict(engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                   heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+    if not url.startswith("postgresql"):
+        return RDBStorage(url, **options)
+    from nas.budget import PostgresLock
+
+    lock = PostgresLock(url, SCHEMA_LOCK)  # two hosts creating a fresh schema at once race on CREATE TYPE
+    try:
+        with lock:
+            return RDBStorage(url, **options)
+    finally:
+        lock.connection.close()
 
 
 def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
