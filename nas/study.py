@@ -112,16 +112,19 @@ def make_storage(url: str | None) -> Any:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    options = dict(engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                   heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+    def build() -> RDBStorage:
+        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
     if not url.startswith("postgresql"):
-        return RDBStorage(url, **options)
+        return build()
     from nas.budget import PostgresLock
 
     lock = PostgresLock(url, SCHEMA_LOCK)  # two hosts creating a fresh schema at once race on CREATE TYPE
     try:
         with lock:
-            return RDBStorage(url, **options)
+            return build()
     finally:
         lock.connection.close()
 

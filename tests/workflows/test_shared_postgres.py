@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.nas.recorder import Recorder
 from tests.workflows.test_resume_and_workers import postgres_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,3 +75,43 @@ def test_processes_creating_a_fresh_study_schema_queue_on_the_advisory_lock(fres
     results = [proc.communicate(timeout=120) for proc in procs]
     assert [(p.returncode, out.strip()) for p, (out, _) in zip(procs, results)] == [(0, "ok")] * 2, \
         [err for _, err in results]
+
+
+class Waits(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited: list[list[int]] = []
+
+    def waiting_for(self, numbers: list[int]) -> None:
+        self.waited.append(numbers)
+
+
+def test_a_survivor_retries_the_last_trial_of_a_dead_host_and_finishes_the_budget(
+        fresh_database: str, digits, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nas.study
+    from nas.factory import ConstructorFactory, DataShape
+    from nas.model_file import ModelSpec
+    from nas.search import run_search
+    from nas.study import SearchSettings, open_study
+    from nas.training import TrainSettings
+    from tests.nas.test_search_engine import SPACE
+
+    monkeypatch.setattr(nas.study, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(nas.study, "GRACE_S", 3)
+    settings = SearchSettings(n_trials=2, storage=fresh_database, study_name="dead-host", pruner="none",
+                              sampler="random")
+    study = open_study(settings)
+    study.tell(study.ask(SPACE.to_optuna()), 0.5)  # the budget: one trial done by another host,
+    study.enqueue_trial({"channels": 40, "depth": 2, "hidden": 60})
+    dead = study.ask(SPACE.to_optuna())  # and its last place claimed by a host that beat once and died
+    dead.set_user_attr("worker", "other-host:4242:1")
+    study._storage.record_heartbeat(dead._trial_id)
+    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"),
+                                 DataShape(digits.input_shape, digits.n_classes), SPACE)
+    observer = Waits()
+    study = run_search(factory, digits, TrainSettings(epochs=1), settings, observer)
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert [dead.number] in observer.waited
+    retry = study.trials[-1]
+    assert retry.params == dead.params and retry.number in observer.trained
