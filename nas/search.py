@@ -15,7 +15,15 @@ from nas.errors import NasError
 from nas.factory import ModelFactory
 from nas.observer import SearchObserver, TrialResult
 from nas.proxy import make_score
-from nas.recovery import WAIT_POLL_S, WORKER_ATTR, fail_stale, keeps_heartbeat, others_running, recover_orphans, worker_id
+from nas.recovery import (
+    WAIT_POLL_S,
+    WORKER_ATTR,
+    fail_stale,
+    keeps_heartbeat,
+    others_running,
+    recover_orphans,
+    worker_id,
+)
 from nas.study import SearchSettings, counted_trials, open_study
 from nas.training import TrainSettings, train
 
