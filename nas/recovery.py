@@ -65,9 +65,9 @@ def others_running(study: Any) -> list[Any]:
 def keeps_heartbeat(study: Any) -> bool:
     """Whether the study's storage keeps a heartbeat per trial (RDB storages), the only way to tell a slow
     host from a dead one."""
-    from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+    from optuna.storages._heartbeat import is_heartbeat_enabled
 
-    return isinstance(study._storage, BaseHeartbeat) and is_heartbeat_enabled(study._storage)
+    return is_heartbeat_enabled(study._storage)
 
 
 def fail_stale(study: Any) -> list[int]:
