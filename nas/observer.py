@@ -39,6 +39,9 @@ class SearchObserver:
     def trial_ended(self, result: TrialResult) -> None:
         """A trial finished (complete, pruned, failed or reused)."""
 
+    def waiting_for(self, numbers: list[int]) -> None:
+        """The budget is claimed; this worker waits for trials ``numbers`` of other workers (or hosts) to end."""
+
     def search_ended(self, study: Any) -> None:
         """The search stopped; ``study`` is the Optuna study."""
 
@@ -64,6 +67,10 @@ class Observers(SearchObserver):
     def trial_ended(self, result: TrialResult) -> None:
         for o in self.observers:
             o.trial_ended(result)
+
+    def waiting_for(self, numbers: list[int]) -> None:
+        for o in self.observers:
+            o.waiting_for(numbers)
 
     def search_ended(self, study: Any) -> None:
         for o in self.observers:

@@ -16,7 +16,15 @@ from nas.errors import NasError
 from nas.factory import ModelFactory
 from nas.observer import SearchObserver, TrialResult
 from nas.proxy import make_score
-from nas.recovery import WORKER_ATTR, recover_orphans, worker_id
+from nas.recovery import (
+    WAIT_POLL_S,
+    WORKER_ATTR,
+    fail_stale,
+    keeps_heartbeat,
+    others_running,
+    recover_orphans,
+    worker_id,
+)
 from nas.study import SearchSettings, counted_trials, open_study
 from nas.training import TrainSettings, prepare_model, train
 
@@ -183,8 +191,9 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
-    budget is never overshot. Trials of dead workers are failed and retried once; the first trial of a new
-    study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
+    budget is never overshot. Trials of dead workers are failed and retried once (other hosts: when their
+    storage heartbeat goes stale, which a worker finding the budget claimed but unfinished waits for); the
+    first trial of a new study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
     into the space); an architecture already evaluated (in the study, or known to ``reuse``) is reused,
     never trained twice (architectures are keyed by structural fingerprint, as the CLI does; pass
     ``arch_key=params_key`` to key by parameters). The sampler's training-free score is ``score`` if given, else the one
@@ -216,7 +225,12 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
         lock.acquire()
         if claimed_trials(study) >= settings.n_trials:
             lock.release()
-            break
+            if counted_trials(study) >= settings.n_trials or not keeps_heartbeat(study):
+                break
+            if not fail_stale(study):  # else a retry of the dead host's trial waits: claim it
+                observer.waiting_for([t.number for t in others_running(study)])
+                time.sleep(WAIT_POLL_S)  # until the others' trials end or their heartbeat goes stale
+            continue
         try:
             study.optimize(claimed_then_run, n_trials=1, catch=(NasError, RuntimeError, ValueError))
         finally:

@@ -15,6 +15,7 @@ SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
 HEARTBEAT_S, GRACE_S = 10, 30
+SCHEMA_LOCK = "nasflow:optuna-schema"  # the advisory lock PostgreSQL workers create Optuna's tables under
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,22 @@ def make_storage(url: str | None) -> Any:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return RDBStorage(
-        url,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=HEARTBEAT_S,
-        grace_period=GRACE_S,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-    )
+
+    def build() -> RDBStorage:
+        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+    if not url.startswith("postgresql"):
+        return build()
+    from nas.budget import PostgresLock
+
+    lock = PostgresLock(url, SCHEMA_LOCK)  # two hosts creating a fresh schema at once race on CREATE TYPE
+    try:
+        with lock:
+            return build()
+    finally:
+        if lock.connection is not None:
+            lock.connection.close()
 
 
 def open_study(settings: SearchSettings, score: Score | None = None) -> Any:

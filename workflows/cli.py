@@ -18,6 +18,7 @@ QUIET_ENV = {
     "MLFLOW_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
     "HYDRA_FULL_ERROR": "0",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # stdout carries --json; a tracking server printed run URLs
 }
 
 EPILOG = """examples:

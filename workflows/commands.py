@@ -195,6 +195,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from workflows.workspace import Workspace
 
     ws = Workspace.from_config(_cfg(args))
+    if ws.mlflow_uri.startswith(("http://", "https://")):
+        print(f"tracking.uri is a tracking server: its UI is at {ws.mlflow_uri}", file=sys.stderr)
+        return 0
     require_free_port(args.port, "ui")
     experiment_id = ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,

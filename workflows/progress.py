@@ -43,6 +43,9 @@ class ProgressObserver(SearchObserver):
         info = " ".join(f"{k}={v}" for k, v in self.counts.items() if v)
         self.progress.update(self.trials, advance=1 if result.state != "failed" else 0, info=info)
 
+    def waiting_for(self, numbers: list[int]) -> None:
+        self.progress.update(self.epoch_task, info=f"waiting for trial {', '.join(map(str, numbers))} of another worker")
+
     def search_ended(self, study: Any) -> None:
         self.progress.stop()
 

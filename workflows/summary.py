@@ -14,6 +14,13 @@ def trial_counts(study: Any) -> dict[str, int]:
     return counts
 
 
+def left_running(study: Any) -> list[dict[str, Any]]:
+    """Trials still RUNNING when this worker stopped, with the worker (``host:pid:start``) that runs them."""
+    from nas.recovery import WORKER_ATTR, others_running
+
+    return [{"trial": t.number, "worker": t.user_attrs.get(WORKER_ATTR, "?")} for t in others_running(study)]
+
+
 def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
     """Everything worth printing about a search (and, with ``outcome``, its retrain and registration)."""
     summary: dict[str, Any] = {
@@ -21,6 +28,7 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         "data": ctx.ws.data,
         "study": ctx.ws.study_name,
         "trials": trial_counts(study),
+        "left_running": left_running(study),
         "tracking_uri": ctx.ws.mlflow_uri,
         "optuna_storage": ctx.ws.optuna_url,
         "kb_url": ctx.ws.kb_url,
@@ -109,7 +117,9 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
     rows = [
         ("best parameters", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in summary.get("best_params", {}).items())),
-        ("trials", ", ".join(f"{k} {v}" for k, v in summary["trials"].items())),
+        ("trials", ", ".join(f"{k} {v}" for k, v in summary["trials"].items() if k != "running")),
+        ("left running", ", ".join(f"trial {r['trial']} of worker {r['worker']} (another worker finishes or, if "
+                                   "that host died, retries it)" for r in summary["left_running"]) or "-"),
         ("pruning", "{pruned} pruned ({infeasible} by constraints), {epochs_saved} epochs saved, {reused} reused"
                     .format(**summary["pruning"])),
         ("warm start", ", ".join(f"{w['task']} (distance {w['distance']})" for w in summary.get("warm_start", [])) or "-"),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+from knowledge_base.migrate import VERSION_TABLE
+
 config = context.config
 
 
 def _run(connection: sa.Connection) -> None:
-    context.configure(connection=connection, target_metadata=None, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=None, render_as_batch=True, version_table=VERSION_TABLE)
     with context.begin_transaction():
         context.run_migrations()
 
