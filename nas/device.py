@@ -37,7 +37,8 @@ def resolve_device(spec: str) -> torch.device:
         return torch.device("cpu")
     if text == "mps":
         if not torch.backends.mps.is_available():
-            raise DeviceError(f"train.device={spec}: MPS is not available on this machine; use train.device=auto or cpu")
+            raise DeviceError(f"train.device={spec}: MPS is not available on this machine; "
+                              "use train.device=auto or cpu")
         return torch.device("mps")
     if text == "cuda" or text.startswith("cuda:"):
         index_text = text.partition(":")[2]

@@ -159,7 +159,8 @@ def make_factory(
 
 
 def check_output(factory: ExtractedFactory, shape: DataShape) -> None:
-    """A batch of the data's shape must map to ``(batch, n_classes)``, else a :class:`ModelFileError` before any search."""
+    """A batch of the data's shape must map to ``(batch, n_classes)``, else a :class:`ModelFileError` before any
+    search."""
     import torch
 
     model = factory.build(factory.space.defaults())

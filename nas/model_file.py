@@ -66,12 +66,14 @@ def file_namespace(spec: ModelSpec) -> dict[str, Any]:
 
 
 def constructor_of(model_class: Callable[..., Any]) -> Callable[..., Any]:
-    """What carries the constructor arguments: a class's ``__init__`` (``self`` first), or the factory function itself."""
+    """What carries the constructor arguments: a class's ``__init__`` (``self`` first), or the factory function
+    itself."""
     return model_class.__init__ if inspect.isclass(model_class) else model_class
 
 
 def load_model_class(spec: ModelSpec) -> Callable[..., Any]:
-    """Import ``spec.file`` and return ``spec.class_name``: an ``nn.Module`` subclass, or a factory function returning one
+    """Import ``spec.file`` and return ``spec.class_name``: an ``nn.Module`` subclass, or a factory function
+    returning one
     (``def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])``)."""
     import torch.nn as nn
 

@@ -31,7 +31,8 @@ class RetrainResult:
 def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, settings: TrainSettings,
             on_epoch: EpochHook | None = None) -> RetrainResult:
     """Build ``params`` afresh (seeded), train on ``trainval`` on ``settings.device`` (``on_epoch`` after each
-    epoch) and evaluate once on ``test`` there; the model is returned on the CPU in the default memory layout (what registries and exports hold)."""
+    epoch) and evaluate once on ``test`` there; the model is returned on the CPU in the default memory layout
+    (what registries and exports hold)."""
     x, y = data.split("trainval")
     x_test, y_test = data.split("test")
     torch.manual_seed(settings.seed)
@@ -42,6 +43,6 @@ def retrain(factory: ModelFactory, params: dict[str, Any], data: SplitData, sett
     metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], **result.final,
                **({"compile_s": result.compile_s} if settings.compile else {})}
     cost = measure_cost(model, x[: settings.batch_size])
-    model.to("cpu", memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    model.to("cpu", memory_format=torch.contiguous_format)
     return RetrainResult(model, dict(params), metrics, cost, settings, result.history, result.wall_time_s,
                          result.device)

@@ -193,9 +193,9 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
     budget is never overshot. Trials of dead workers are failed and retried once (other hosts: when their
     storage heartbeat goes stale, which a worker finding the budget claimed but unfinished waits for); the
-    first trial of a new study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
-    into the space); an architecture already evaluated (in the study, or known to ``reuse``) is reused,
-    never trained twice (architectures are keyed by structural fingerprint, as the CLI does; pass
+    first trial of a new study is the model's own default configuration, followed by the ``warm_start``
+    configurations (clipped into the space); an architecture already evaluated (in the study, or known to
+    ``reuse``) is reused, never trained twice (architectures are keyed by structural fingerprint, as the CLI does; pass
     ``arch_key=params_key`` to key by parameters). The sampler's training-free score is ``score`` if given, else the one
     ``settings.proxy`` names, on the factory's models.
     """

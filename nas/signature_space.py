@@ -110,7 +110,9 @@ def dimension_for(name: str, annotation: Any, default: Any, where: str) -> Dimen
     return None
 
 
-def space_from_signature(model_class: Callable[..., Any], fixed_args: dict[str, Any] | None = None, source: str = "") -> SearchSpace:
+def space_from_signature(
+    model_class: Callable[..., Any], fixed_args: dict[str, Any] | None = None, source: str = ""
+) -> SearchSpace:
     """Dimensions for every typed constructor argument with a default, ``Literal`` or ``Annotated`` range.
 
     Data-bound arguments (input channels/features, classes, input size) and ``fixed_args`` are not

@@ -156,7 +156,8 @@ def train(
     on_epoch: EpochHook | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``settings.device`` (the learning rate follows ``settings.schedule`` over all
-    epochs, under autocast for a mixed ``settings.precision``, each batch augmented by ``settings.augment``); after each epoch evaluate on the validation split
+    epochs, under autocast for a mixed ``settings.precision``, each batch augmented by ``settings.augment``); after each
+    epoch evaluate on the validation split
     and call ``on_epoch``. With ``settings.compile`` the steps run a ``torch.compile``d model; the first step's
     extra time is reported as ``compile_s``.
 

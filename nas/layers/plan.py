@@ -69,7 +69,8 @@ class LayerPlan:
 
 
 def merged_notes(first: list[Adaptation], retry: list[Adaptation]) -> list[Adaptation]:
-    """The first pass's changes (still in the graph) followed by the retry's; a layer changed twice shows first old, last new."""
+    """The first pass's changes (still in the graph) followed by the retry's; a layer changed twice shows first old,
+    last new."""
     merged = {a.label: a for a in first}
     for a in retry:
         earlier = merged.get(a.label)

@@ -22,7 +22,8 @@ class InstalledWheel:
 
     def env(self) -> dict[str, str]:
         """An environment without the checkout on ``PYTHONPATH`` and with the venv's scripts first on ``PATH``."""
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NASFLOW_CONFIG_DIR", "NASFLOW_WORKSPACE")}
+        dropped = ("PYTHONPATH", "NASFLOW_CONFIG_DIR", "NASFLOW_WORKSPACE")
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
         env["PATH"] = f"{self.bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         return env
 
@@ -49,7 +50,8 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True, timeout=120)
     installed = InstalledWheel(root)
     site = installed.python("import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=root)
-    # A plain path line: the dependencies' folder joins sys.path, its .pth files (the checkout's editable finder) do not run.
+    # A plain path line: the dependencies' folder joins sys.path, its .pth files (the checkout's editable finder)
+    # do not run.
     (Path(site) / "nasflow-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([*pip, "--python", str(installed.bin / "python"), "install", "--no-deps", str(wheel)],
                    check=True, capture_output=True, timeout=300)

@@ -219,7 +219,8 @@ def test_class_valued_arguments_resolve_against_the_file_and_dotted_paths(tmp_pa
     assert len(model.blocks) == 3 and type(model.blocks[0]).__name__ == "BasicBlock"
     assert isinstance(model.stem[2], torch.nn.Tanh) and model(torch.zeros(2, 1, 8, 8)).shape == (2, 4)
     unknown = ConstructorFactory(ModelSpec(path, "ResNet", {**args, "block": "NoSuchBlock"}), DataShape((1, 8, 8), 4))
-    with pytest.raises(ModelFileError, match=r"string argument \(\{'block': 'NoSuchBlock'\}\).*set model.args to a name"):
+    bad_name = r"string argument \(\{'block': 'NoSuchBlock'\}\).*set model.args to a name"
+    with pytest.raises(ModelFileError, match=bad_name):
         unknown.build({})
 
 
@@ -235,5 +236,6 @@ def test_wrong_output_shape_ends_before_any_search(tmp_path: Path) -> None:
             def forward(self, x):
                 return self.fc(x)
     """, name="per_pixel_output")
-    with pytest.raises(ModelFileError, match=r"PerPixel: a batch of shape \(2, 1, 8, 8\) gives output \(2, 1, 8, 4\), not \(2, 4\)"):
+    wrong_shape = r"PerPixel: a batch of shape \(2, 1, 8, 8\) gives output \(2, 1, 8, 4\), not \(2, 4\)"
+    with pytest.raises(ModelFileError, match=wrong_shape):
         make_factory(ModelSpec(path, "PerPixel"), DataShape((1, 8, 8), 4))
