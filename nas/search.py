@@ -13,6 +13,7 @@ from nas.constraints import COST_ATTR
 from nas.cost import measure_cost
 from nas.errors import NasError
 from nas.factory import ModelFactory
+from nas.failures import FailureStreak
 from nas.observer import SearchObserver, TrialResult
 from nas.proxy import make_score
 from nas.recovery import WORKER_ATTR, recover_orphans, worker_id
@@ -181,7 +182,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
-    budget is never overshot. Trials of dead workers are failed and retried once; the first trial of a new
+    budget is never overshot; ``settings.max_failures`` trials in a row failing with the same error stop
+    the search with :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are failed and retried once; the first trial of a new
     study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
     into the space); an architecture already evaluated (in the study, or known to ``reuse``) is reused,
     never trained twice. The sampler's training-free score is ``score`` if given, else the one
@@ -204,10 +206,14 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     objective = _Objective(factory, data, train_settings, settings, observer, arch_key,
                            evaluator or TrainingEvaluator(data), reuse)
 
+    ran: list[int] = []
+
     def claimed_then_run(trial: Any) -> Any:
+        ran.append(trial.number)
         lock.release()  # the trial exists now: it holds its place in the budget
         return objective(trial)
 
+    streak = FailureStreak(settings.max_failures)
     started = time.monotonic()
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         lock.acquire()
@@ -215,8 +221,10 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
             lock.release()
             break
         try:
-            study.optimize(claimed_then_run, n_trials=1, catch=(NasError, RuntimeError, ValueError))
+            study.optimize(claimed_then_run, n_trials=1, catch=(Exception,))
         finally:
             lock.release()
+        if ran:
+            streak.record(study.get_trials(deepcopy=False)[ran.pop()])
     observer.search_ended(study)
     return study

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.constraints import Constraints
 from nas.errors import SearchError
+from nas.failures import DEFAULT_MAX_FAILURES
 
 if TYPE_CHECKING:
     from nas.samplers import Score
@@ -34,6 +35,7 @@ class SearchSettings:
     costs: tuple[str, ...] = ()
     constraints: Constraints = field(default_factory=Constraints)
     select: Constraints = field(default_factory=Constraints)
+    max_failures: int = DEFAULT_MAX_FAILURES
 
     @property
     def multi_objective(self) -> bool:
