@@ -6,7 +6,7 @@ Plain Python on torch, optuna and numpy: no Hydra, no MLflow, no DVC.
 from nas.constraints import Constraints
 from nas.cost import ModelCost, measure_cost
 from nas.data import Dataset, export_digits, load_data_folder
-from nas.errors import DataError, ModelFileError, NasError, SearchError, SpaceError
+from nas.errors import DataError, ModelFileError, NasError, SearchError, SettingsError, SpaceError
 from nas.export import export_standalone, load_exported
 from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
@@ -39,6 +39,7 @@ __all__ = [
     "Observers",
     "RetrainResult",
     "SearchError",
+    "SettingsError",
     "SearchObserver",
     "SearchSettings",
     "SearchSpace",

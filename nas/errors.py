@@ -21,3 +21,7 @@ class DataError(NasError):
 
 class SearchError(NasError):
     """A search cannot start or continue (storage, budget, configuration)."""
+
+
+class SettingsError(NasError):
+    """A training or search setting is outside its allowed range."""

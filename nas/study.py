@@ -37,6 +37,11 @@ class SearchSettings:
     select: Constraints = field(default_factory=Constraints)
     max_failures: int = DEFAULT_MAX_FAILURES
 
+    def __post_init__(self) -> None:
+        from nas.limits import SEARCH_LIMITS, check_limits
+
+        check_limits(self.__dict__, SEARCH_LIMITS, "SearchSettings.")
+
     @property
     def multi_objective(self) -> bool:
         """Whether the search trades the metric against cost objectives (a Pareto search)."""

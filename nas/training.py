@@ -27,6 +27,11 @@ class TrainSettings:
     seed: int = 0
     schedule: str = "cosine"
 
+    def __post_init__(self) -> None:
+        from nas.limits import TRAIN_LIMITS, check_limits
+
+        check_limits(self.__dict__, TRAIN_LIMITS, "TrainSettings.")
+
     def as_dict(self) -> dict[str, float | int | str]:
         """The settings as a flat mapping (for logging)."""
         return dict(self.__dict__)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.errors import ConfigError
+from workflows.validation import validate_ranges
 
 PACKAGE_CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -54,6 +55,7 @@ def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
     except Exception as exc:  # Hydra and OmegaConf raise many types; all are the user's config
         hint = "check the override syntax (key=value, +key=value for new keys) and the values against conf/"
         raise ConfigError(f"bad config or override ({_explain(exc)}); {hint}") from None
+    validate_ranges(cfg)
     return cfg
 
 
@@ -81,6 +83,7 @@ def load_config_file(path: str | Path) -> Any:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"params file '{path}' lacks {', '.join(missing)}; {fix}")
+    validate_ranges(cfg)
     return cfg
 
 

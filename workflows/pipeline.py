@@ -75,7 +75,7 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
         seed=s.seed, storage=ws.optuna_url, study_name=ws.study_name, metric=s.metric,
         costs=tuple(c.value for c in s.costs),
         constraints=Constraints(**OmegaConf.to_container(s.constraints)),
-        select=Constraints(**OmegaConf.to_container(s.select)),
+        select=Constraints(**OmegaConf.to_container(s.select)), max_failures=s.max_failures,
     )
 
 

@@ -107,6 +107,7 @@ class SearchConfig:
     threads: int = 0
     warm_start: WarmStartMode = WarmStartMode.none
     warm_start_k: int = 5
+    max_failures: int = 3
 
 
 @dataclass
