@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from nas.errors import SearchError
@@ -29,6 +30,27 @@ def failure_fix(error: str) -> str:
     return "fix the model file or the train settings the error points at, then rerun"
 
 
+class _TrialFailureFilter(logging.Filter):
+    """Drops Optuna's per-trial failure warnings (a traceback each): the observer and the streak report them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Trial ") and " failed" in message)
+
+
+_FILTER = _TrialFailureFilter()
+
+
+def hide_trial_tracebacks() -> None:
+    """Stop Optuna logging a traceback for every failed trial (idempotent)."""
+    logger = logging.getLogger("optuna")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    for handler in logger.handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+
+
 class FailureStreak:
     """Counts a search's consecutive failed trials; :meth:`record` raises once ``limit`` of them share one error.
 
@@ -36,6 +58,7 @@ class FailureStreak:
     """
 
     def __init__(self, limit: int = DEFAULT_MAX_FAILURES) -> None:
+        hide_trial_tracebacks()
         self.limit = limit
         self.errors: list[str] = []
 
