@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import torch
@@ -24,8 +25,22 @@ if TYPE_CHECKING:
     from nas.samplers import Score
 
 ArchKey = Callable[[Any, torch.Tensor, dict[str, Any]], str]
-Reuse = Callable[[str], "dict[str, float] | None"]
+Reuse = Callable[[str], "Reused | dict[str, float] | None"]
 EpochHook = Callable[[int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Reused:
+    """A recorded result found for an architecture key: its metrics and where they came from."""
+
+    metrics: dict[str, float]
+    source: str = "knowledge base"
+
+
+def settings_key(settings: TrainSettings) -> str:
+    """A hash of every training setting (epochs, rate, batch, optimizer, schedule, decay, seed, ...): results
+    are reused only between trials trained the same way."""
+    return hashlib.sha256(json.dumps(settings.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class SplitData(Protocol):
@@ -88,6 +103,7 @@ class _Objective:
         self.arch_key, self.evaluator, self.reuse = arch_key, evaluator, reuse
         self.example = example_batch(data, train_settings)
         self.worker = worker_id()
+        self.train_key = settings_key(train_settings)
 
     def _values(self, metrics: dict[str, float], cost: dict[str, Any]) -> float | tuple[float, ...]:
         if not self.settings.multi_objective:
@@ -95,12 +111,14 @@ class _Objective:
         return (metrics[self.settings.metric], *(float(cost[c]) for c in self.settings.costs))
 
     def _known(self, trial: Any, key: str) -> Any:
-        """Another trial of the study with the same architecture key (completed first, then running), if any."""
+        """Another trial of the study with the same architecture key and training settings (completed first,
+        then running), if any."""
         from optuna.trial import TrialState
 
         for state in (TrialState.COMPLETE, TrialState.RUNNING):
             for other in trial.study.get_trials(deepcopy=False, states=(state,)):
-                if other.number != trial.number and other.user_attrs.get("arch_key") == key:
+                if other.number != trial.number and other.user_attrs.get("arch_key") == key \
+                        and other.user_attrs.get("train_key") == self.train_key:
                     return other
         return None
 
@@ -139,11 +157,13 @@ class _Objective:
                 raise optuna.TrialPruned(result.error)
             key = self.arch_key(model, self.example, params)
             trial.set_user_attr("arch_key", key)
+            trial.set_user_attr("train_key", self.train_key)
             result.fingerprint = key if is_fingerprint(key) else None
-            recorded = self.reuse(key) if self.reuse is not None else None
-            if recorded is not None and self.settings.metric in recorded:
-                result.state, result.metrics = "reused", dict(recorded)
-                trial.set_user_attr("reused_from", "knowledge base")
+            found = self.reuse(key) if self.reuse is not None else None
+            recorded = Reused(dict(found)) if isinstance(found, dict) else found
+            if recorded is not None and self.settings.metric in recorded.metrics:
+                result.state, result.metrics = "reused", dict(recorded.metrics)
+                trial.set_user_attr("reused_from", recorded.source)
                 trial.set_user_attr("metrics", result.metrics)
                 return self._values(result.metrics, cost)
             known = self._known(trial, key)
