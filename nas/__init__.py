@@ -16,7 +16,7 @@ from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
 from nas.samplers import LocalSearchSampler
-from nas.search import Evaluator, TrainingEvaluator, fingerprint_key, params_key, run_search
+from nas.search import Evaluator, Reused, TrainingEvaluator, fingerprint_key, params_key, run_search, settings_key
 from nas.selection import best_params, pareto_front, pruning_report, select_trial
 from nas.space import Dimension, SearchSpace
 from nas.study import SearchSettings, open_study
@@ -38,6 +38,7 @@ __all__ = [
     "NasError",
     "Observers",
     "RetrainResult",
+    "Reused",
     "SearchError",
     "SettingsError",
     "SearchObserver",
@@ -67,6 +68,7 @@ __all__ = [
     "retrain",
     "run_search",
     "select_trial",
+    "settings_key",
     "synflow",
     "train",
 ]
