@@ -50,8 +50,9 @@ def load_space(cfg: Any) -> Any:
 
 
 def load_data(cfg: Any) -> Any:
-    """The data folder named by ``cfg.data``."""
+    """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy."""
     from nas.data import load_data_folder
+    from nas.data.splits import check_measurable
 
     path = Path(cfg.data.path)
     if not path.exists():
@@ -59,7 +60,10 @@ def load_data(cfg: Any) -> Any:
             f"data folder '{path}' does not exist; create it with 'nasflow data init digits {path}' "
             "or point data.path at your data"
         )
-    return load_data_folder(path, name=cfg.data.name)
+    data = load_data_folder(path, name=cfg.data.name)
+    check_measurable({name: len(getattr(data, f"{name}_idx")) for name in ("train", "val", "test")},
+                     data.n_classes, str(path))
+    return data
 
 
 def search_settings(cfg: Any, ws: Workspace) -> Any:
@@ -91,8 +95,8 @@ def prepare(cfg: Any) -> RunContext:
 
     if cfg.search.threads > 0:
         torch.set_num_threads(cfg.search.threads)
+    data = load_data(cfg)  # before the workspace: bad data writes nothing
     ws = Workspace.from_config(cfg)
-    data = load_data(cfg)
     spec = ModelSpec(Path(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     t = cfg.train

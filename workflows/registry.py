@@ -42,7 +42,7 @@ def log_torch_model(model: Any, example: Any, model_file: Path) -> tuple[Any, st
     import torch
 
     requirements = [f"torch=={torch.__version__.split('+')[0]}"]
-    example_np = example[:2].numpy()  # batch >= 2 so the exported batch dimension stays dynamic
+    example_np = example[:1].repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2 keeps it dynamic
     try:
         info = mlflow.pytorch.log_model(model, name="model", input_example=example_np,
                                         pip_requirements=requirements, serialization_format="pt2")

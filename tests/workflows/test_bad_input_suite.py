@@ -81,3 +81,16 @@ def test_library_settings_refuse_bad_values() -> None:
     with pytest.raises(SettingsError, match=r"SearchSettings.n_trials=0 is out of range"):
         SearchSettings(n_trials=0)
     assert SearchSettings(timeout=None).timeout is None
+
+
+@pytest.mark.parametrize("rows", [4, 12])
+def test_data_too_small_to_measure_is_refused(monkeypatch, capsys, tmp_path: Path, rows: int) -> None:
+    data = tmp_path / "tiny"
+    data.mkdir()
+    lines = ["f1,f2,label"] + [f"{i},{i * 2},{'abc'[i % 3]}" for i in range(rows)]
+    (data / "table.csv").write_text("\n".join(lines) + "\n")
+    workspace = tmp_path / "ws"
+    line = _run(monkeypatch, capsys, workspace, "search", "--no-progress", f"data.path={data}")
+    assert re.search(r"the (val|test) split (holds \d+ samples for 3 classes \(train \d+, val \d+, test \d+\), too few "
+                     r"to measure accuracy; add samples|of \d+ samples is empty)", line), line
+    assert not workspace.exists()
