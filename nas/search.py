@@ -211,7 +211,10 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     """
     from nas.budget import budget_lock, claimed_trials
 
+    from nas.forward_check import check_forward
+
     observer = observer or SearchObserver()
+    check_forward(factory, example_batch(data, train_settings))
     if score is None:
         score = make_score(settings.proxy, factory.build, example_batch(data, train_settings))
     study = open_study(settings, score)

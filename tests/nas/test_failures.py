@@ -84,3 +84,39 @@ def factory_digits(digits) -> ConstructorFactory:
     repo = Path(__file__).resolve().parents[2]
     return ConstructorFactory(ModelSpec(repo / "examples/models/digits_cnn.py", "DigitsCNN"),
                               DataShape(digits.input_shape, digits.n_classes))
+
+
+WRAPPED = '''
+from typing import Annotated
+from torch import nn
+
+class Wrapped(nn.Module):
+    def __init__(self, num_classes: int = 10, hidden: Annotated[int, (4, 8)] = 4, kind: str = "tuple") -> None:
+        super().__init__()
+        self.net, self.kind = nn.Sequential(nn.Flatten(), nn.Linear(64, num_classes)), kind
+
+    def forward(self, x):
+        logits = self.net(x)
+        if self.kind == "tuple":
+            return logits, logits.mean()
+        if self.kind == "dict":
+            return {"logits": logits}
+        return logits.flatten()
+'''
+
+
+@pytest.mark.parametrize("kind, shown", [("tuple", r"a tuple"), ("dict", r"a dict with keys \['logits'\]"),
+                                         ("flat", r"a tensor of shape \(\d+,\)")])
+def test_forward_not_returning_logits_is_refused_before_the_search(tmp_path: Path, digits, kind: str,
+                                                                   shown: str) -> None:
+    from nas.errors import ModelFileError
+
+    path = tmp_path / "wrapped.py"
+    path.write_text(WRAPPED)
+    factory = ConstructorFactory(ModelSpec(path, "Wrapped", {"kind": kind}),
+                                 DataShape(digits.input_shape, digits.n_classes))
+    recorder = Recorder()
+    with pytest.raises(ModelFileError, match=rf"Wrapped.forward returned {shown} for a batch of \d+; make forward "
+                                             r"return one logits tensor of shape \(batch, classes\)"):
+        run_search(factory, digits, TrainSettings(epochs=1), SearchSettings(n_trials=1, proxy="none"), recorder)
+    assert recorder.results == [] and recorder.events == []  # refused before any trial

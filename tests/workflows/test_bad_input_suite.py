@@ -94,3 +94,18 @@ def test_data_too_small_to_measure_is_refused(monkeypatch, capsys, tmp_path: Pat
     assert re.search(r"the (val|test) split (holds \d+ samples for 3 classes \(train \d+, val \d+, test \d+\), too few "
                      r"to measure accuracy; add samples|of \d+ samples is empty)", line), line
     assert not workspace.exists()
+
+
+@pytest.mark.parametrize("kind", ["tuple", "dict"])
+def test_model_returning_a_tuple_or_dict_is_refused_before_any_trial(monkeypatch, capsys, tmp_path: Path,
+                                                                     digits_folder: Path, kind: str) -> None:
+    from tests.nas.test_failures import WRAPPED
+
+    model = tmp_path / "wrapped.py"
+    model.write_text(WRAPPED)
+    workspace = tmp_path / "ws"
+    line = _run(monkeypatch, capsys, workspace, "search", "--no-progress", f"data.path={digits_folder}",
+                f"model.file={model}", "model.class_name=Wrapped", "model.name=wrapped", f"+model.args.kind={kind}",
+                "model.extract=constructor", "search.proxy=none")
+    assert re.search(rf"Wrapped.forward returned a {kind}.*make forward return one logits tensor", line), line
+    assert not (workspace / "optuna.journal").exists() or "trial" not in (workspace / "optuna.journal").read_text()
