@@ -187,7 +187,9 @@ class KnowledgeBase:
         maximize: bool = True,
         limit: int | None = 10,
     ) -> QueryResult:
-        """The best complete evaluations of a task by `metric` within a budget, best first."""
+        """The best complete evaluations of a task by `metric` within a budget, best first (an unknown task
+        raises, naming the known ones)."""
+        self.task(task_name)
         budget = {"params": max_params, "latency_ms": max_latency_ms}
         with self._connect() as connection:
             return advice.best(connection, task_name, budget, metric, kind=kind, maximize=maximize, limit=limit)

@@ -109,3 +109,24 @@ def test_model_returning_a_tuple_or_dict_is_refused_before_any_trial(monkeypatch
                 "model.extract=constructor", "search.proxy=none")
     assert re.search(rf"Wrapped.forward returned a {kind}.*make forward return one logits tensor", line), line
     assert not (workspace / "optuna.journal").exists() or "trial" not in (workspace / "optuna.journal").read_text()
+
+
+def test_kb_best_of_an_unknown_task_names_the_known_ones(monkeypatch, capsys, tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    line = _run(monkeypatch, capsys, workspace, "kb", "best", "no_such_task")
+    assert re.search(r"unknown task 'no_such_task'; known tasks: ", line), line
+
+
+def test_data_check_of_a_file_says_to_pass_its_folder(monkeypatch, capsys, tmp_path: Path) -> None:
+    csv = tmp_path / "table.csv"
+    csv.write_text("a,label\n1,x\n")
+    line = _run(monkeypatch, capsys, tmp_path / "ws", "data", "check", str(csv))
+    assert re.search(rf"table.csv: is a file, not a data folder; pass the folder that holds it \({re.escape(str(tmp_path))}\)",
+                     line), line
+
+
+def test_watch_of_a_missing_folder_says_it_does_not_exist(monkeypatch, capsys, tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    line = _run(monkeypatch, capsys, workspace, "watch", str(tmp_path / "nowhere"), "--max-rounds", "1")
+    assert re.search(r"data folder '.*nowhere' does not exist; create it", line), line
+    assert not workspace.exists()
