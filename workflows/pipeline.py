@@ -149,6 +149,7 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     from knowledge_base import EvaluationRecord
     from workflows.kb_records import kb_cost, task_record
     from workflows.registry import log_torch_model, register_version
+    from nas.recovery import worker_id
     from workflows.tracking import ensure_experiment, mlflow_client
 
     params, settings = dict(result.params), result.settings
@@ -158,7 +159,8 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
-            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash}
+            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash,
+            "nasflow.worker": worker_id()}  # a run left RUNNING by a killed process is failed by the next start
     with mlflow.start_run(experiment_id=experiment_id, run_name="retrain", tags=tags) as run:
         mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
         mlflow.set_tag(PARAMS_TAG, json.dumps(params, sort_keys=True))  # typed, for export and retraining
