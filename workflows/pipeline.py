@@ -143,18 +143,24 @@ def retrain_model(ctx: RunContext, params: dict[str, Any]) -> Any:
 
 def register_result(ctx: RunContext, result: Any, trial_number: int | None,
                     extra_tags: dict[str, str] | None = None) -> Any:
-    """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB."""
+    """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB;
+    a model whose bytes a version already holds (tag ``model_hash``) is not registered again: that version
+    is returned, ``already_registered``."""
     import mlflow
 
     from knowledge_base import EvaluationRecord
     from workflows.kb_records import kb_cost, task_record
-    from workflows.registry import log_torch_model, register_version
+    from workflows.registry import MODEL_HASH_TAG, log_torch_model, model_hash, register_version, version_holding
     from nas.recovery import worker_id
     from workflows.tracking import ensure_experiment, mlflow_client
 
     params, settings = dict(result.params), result.settings
     client = mlflow_client(ctx.ws)
     experiment_id = ensure_experiment(client, ctx.ws)
+    hash_ = model_hash(result.model)
+    existing = version_holding(client, ctx.ws.registered_model, hash_)
+    if existing is not None:  # the same bytes (a deterministic rerun, a restored bundle): name that version
+        return existing
     mlflow.set_tracking_uri(ctx.ws.mlflow_uri)
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
@@ -170,7 +176,8 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
         info, fmt = log_torch_model(result.model, x_example, Path(ctx.cfg.model.file))
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
-                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **(extra_tags or {})}
+                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), MODEL_HASH_TAG: hash_,
+                        **(extra_tags or {})}
         registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
                                       version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)
     open_kb(ctx.ws).record(EvaluationRecord(

@@ -61,6 +61,9 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         summary["alias_uri"] = registered.alias_uri
         summary["champion_uri"] = f"models:/{registered.name}@champion"
         summary["serialization_format"] = registered.serialization_format
+        if registered.already_registered:
+            summary["message"] = (f"this model is already version {registered.version} of '{registered.name}'; "
+                                  "no new version registered")
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
