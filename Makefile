@@ -9,7 +9,7 @@ NASFLOW := $(VENV)/bin/nasflow
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup dev data run test bench clean
+.PHONY: setup dev data run lint test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,12 @@ data: setup
 run: data
 	$(NASFLOW) run
 
-test: dev
+test: dev lint
 	$(PY) -m pytest
+
+lint: dev
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: dev data
 	$(PY) -m benchmarks

@@ -4,6 +4,7 @@ python -m benchmarks                       # everything (about 15 minutes on 2 c
 python -m benchmarks --quick               # tiny sizes and a couple of seeds (the CI smoke test)
 python -m benchmarks --only nb201 --only kb
 python -m benchmarks --only nb201-proposals   # candidate default samplers on NAS-Bench-201 (not in the default run)
+python -m benchmarks --only gpu            # nasflow on a CUDA GPU vs a hand loop (says so and exits 0 without CUDA)
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ PARTS: dict[str, Callable[[bool], PartResult]] = {
     "kb": _module_run("kb"),
     "nb201": _nb201,
 }
-EXTRA: dict[str, Callable[[bool], PartResult]] = {"nb201-proposals": _proposals}
+EXTRA: dict[str, Callable[[bool], PartResult]] = {"nb201-proposals": _proposals, "gpu": _module_run("gpu")}
+
+
+def _has_cuda() -> bool:
+    from benchmarks.gpu import available
+
+    return available()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes and a couple of seeds (smoke test)")
     parser.add_argument("--only", action="append", choices=[*PARTS, *EXTRA], metavar="NAME",
                         help=f"run only this part (repeatable): {', '.join([*PARTS, *EXTRA])}")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON (default benchmarks/results)")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="folder for the JSON (default benchmarks/results)"
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     args = parser.parse_args(argv)
     for key, value in {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1"}.items():
@@ -70,12 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     parts: list[PartResult] = []
     started = time.perf_counter()
     for name in args.only or list(PARTS):
+        if name == "gpu" and not _has_cuda():
+            print("[benchmarks] gpu: this machine has no CUDA device; nothing measured", file=sys.stderr, flush=True)
+            continue
         print(f"[benchmarks] {name}{' (quick)' if args.quick else ''}...", file=sys.stderr, flush=True)
         part_start = time.perf_counter()
         result = {**PARTS, **EXTRA}[name](args.quick)
         result.seconds = time.perf_counter() - part_start
         parts.append(result)
         print(f"[benchmarks] {name} done in {result.seconds:.0f} s", file=sys.stderr, flush=True)
+    if not parts:
+        return 0
     print(plain(parts))
     if args.markdown:
         print("\n" + markdown(parts))

@@ -96,9 +96,9 @@ def warm_start_gain(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
 def similarity(folder: Path) -> tuple[Figure, dict[str, Any]]:
     """Digits, a noisy subset of digits (.npz) and breast-cancer (CSV) as data folders; rank them from digits."""
     import numpy as np
-    from knowledge_base import EvaluationRecord, KnowledgeBase
     from sklearn.datasets import load_breast_cancer, load_digits
 
+    from knowledge_base import EvaluationRecord, KnowledgeBase
     from nas.data import export_digits, load_data_folder
     from workflows.kb_records import task_record
 

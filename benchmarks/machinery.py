@@ -211,7 +211,8 @@ def naive_trials(folder: Path, digits: Path, n_trials: int, epochs: int) -> list
             level, accuracy = rng.random(), 0.0
             for epoch in range(epochs):
                 accuracy = level * (epoch + 1) / epochs
-                for key, value in {"train_loss": 1 - accuracy, "val_accuracy": accuracy, "val_loss": 1 - accuracy}.items():
+                metrics = {"train_loss": 1 - accuracy, "val_accuracy": accuracy, "val_loss": 1 - accuracy}
+                for key, value in metrics.items():
                     mlflow.log_metric(key, value, step=epoch)
                 trial.report(accuracy, epoch)
                 if trial.should_prune():
@@ -236,8 +237,13 @@ def breakdown(clock: Clock) -> dict[str, Any]:
     parts = {p: _median_ms(v) for p, v in per_part.items()}
     means = {p: statistics.fmean(v) * 1000 if v else float("nan") for p, v in per_part.items()}
     machinery = [total - sum(t.get(p, 0.0) for p in MODEL_WORK) for total, t in zip(totals, trials)]
-    return {"trials": len(totals), "parts_ms": parts, "parts_mean_ms": means, "total_ms": _median_ms(totals),
-            "machinery_ms": _median_ms(machinery)}
+    return {
+        "trials": len(totals),
+        "parts_ms": parts,
+        "parts_mean_ms": means,
+        "total_ms": _median_ms(totals),
+        "machinery_ms": _median_ms(machinery),
+    }
 
 
 def _parts(parts: dict[str, float], names: tuple[str, ...]) -> str:
@@ -266,22 +272,48 @@ def run(quick: bool = False) -> PartResult:
         naive = _median_ms(naive_trials(folder, digits, n_trials, 6))
     naive_name = "Optuna SQLite + MLflow call per value"
     figures = [
-        Figure("machinery per trial (sampling, storage, pruning, MLflow, KB)", ours["machinery_ms"], "ms",
-               baseline=naive, baseline_name=naive_name, target=TARGET_MS, higher_is_better=False, decimals=1,
-               note=f"median of {ours['trials']} trials, default stores (study: journal file; MLflow, KB: SQLite); "
-                    f"parts: {_parts(ours['parts_ms'], MACHINERY)} (rest: trial creation and finish, user attributes, "
-                    f"lock; the training-free score builds and scores a new incumbent's neighbours at once, "
-                    f"{ours['parts_mean_ms']['training-free score']:.1f} ms per trial on average); MLflow's writer "
-                    f"thread spent {ours['mlflow_writer_ms']:.1f} ms per trial beside the trial (during training in a "
-                    "real search)"),
-        Figure("whole trial overhead incl. model build, fingerprint, cost", ours["total_ms"], "ms",
-               baseline=naive, baseline_name="naive, builds no model", higher_is_better=False, decimals=1,
-               note=f"DigitsCNN; {_parts(ours['parts_ms'], MODEL_WORK)}"),
+        Figure(
+            "machinery per trial (sampling, storage, pruning, MLflow, KB)",
+            ours["machinery_ms"],
+            "ms",
+            baseline=naive,
+            baseline_name=naive_name,
+            target=TARGET_MS,
+            higher_is_better=False,
+            decimals=1,
+            note=f"median of {ours['trials']} trials, default stores (study: journal file; MLflow, KB: SQLite); "
+            f"parts: {_parts(ours['parts_ms'], MACHINERY)} (rest: trial creation and finish, user attributes, "
+            f"lock; the training-free score builds and scores a new incumbent's neighbours at once, "
+            f"{ours['parts_mean_ms']['training-free score']:.1f} ms per trial on average); MLflow's writer "
+            f"thread spent {ours['mlflow_writer_ms']:.1f} ms per trial beside the trial (during training in a "
+            "real search)",
+        ),
+        Figure(
+            "whole trial overhead incl. model build, fingerprint, cost",
+            ours["total_ms"],
+            "ms",
+            baseline=naive,
+            baseline_name="naive, builds no model",
+            higher_is_better=False,
+            decimals=1,
+            note=f"DigitsCNN; {_parts(ours['parts_ms'], MODEL_WORK)}",
+        ),
     ]
     if sqlite is not None:
-        figures.insert(1, Figure(
-            "machinery per trial, study in SQLite (search.storage=sqlite://)", sqlite["machinery_ms"],
-            "ms", baseline=naive, baseline_name=naive_name, higher_is_better=False, decimals=1,
-            note=f"same search, Optuna study in SQLite (RDBStorage); parts: {_parts(sqlite['parts_ms'], MACHINERY)}"))
-    return PartResult("machinery", figures, {"n_trials": n_trials, "default": ours, "sqlite": sqlite,
-                                             "naive_median_ms": naive})
+        figures.insert(
+            1,
+            Figure(
+                "machinery per trial, study in SQLite (search.storage=sqlite://)",
+                sqlite["machinery_ms"],
+                "ms",
+                baseline=naive,
+                baseline_name=naive_name,
+                higher_is_better=False,
+                decimals=1,
+                note="same search, Optuna study in SQLite (RDBStorage); parts: "
+                f"{_parts(sqlite['parts_ms'], MACHINERY)}",
+            ),
+        )
+    return PartResult(
+        "machinery", figures, {"n_trials": n_trials, "default": ours, "sqlite": sqlite, "naive_median_ms": naive}
+    )

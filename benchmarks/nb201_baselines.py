@@ -8,7 +8,8 @@ candidate for nasflow's default sampler can be compared before it is wired into 
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from benchmarks.nb201_search import CellFactory, Evaluation, SearchLog, TinyData, random_cell
 from benchmarks.nb201_table import EDGES, OPS, cell_string, load_table

@@ -10,7 +10,8 @@ from pathlib import Path
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[str, ...] = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
-TABLE_DIR = Path(os.environ.get("NASFLOW_NB201_DIR", Path(__file__).resolve().parents[2] / "shared/benchmarks/nb201"))
+DEFAULT_TABLE_DIR = Path(__file__).resolve().parents[2] / "shared/benchmarks/nb201"  # the CIFAR-10 tables
+TABLE_DIR = Path(os.environ.get("NASFLOW_NB201_DIR", DEFAULT_TABLE_DIR))
 SIGNALS = ("cifar10", "cifar100", "imagenet16_120")  # the 12-epoch validation columns a search may see
 
 
@@ -39,14 +40,19 @@ def params_of(arch: str) -> dict[str, str]:
 def load_table(folder: Path = TABLE_DIR) -> dict[str, Cell]:
     """Every cell of ``cifar10.csv`` joined with ``transfer_val_12ep.csv``, keyed by cell string."""
     if not (folder / "cifar10.csv").exists():
-        raise FileNotFoundError(f"no NAS-Bench-201 table at {folder}; set NASFLOW_NB201_DIR to the folder of cifar10.csv")
+        raise FileNotFoundError(
+            f"no NAS-Bench-201 table at {folder}; set NASFLOW_NB201_DIR to the folder of cifar10.csv"
+        )
     with open(folder / "transfer_val_12ep.csv", newline="") as handle:
         transfer = {row["arch"]: row for row in csv.DictReader(handle)}
     table: dict[str, Cell] = {}
     with open(folder / "cifar10.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             other = transfer[row["arch"]]
-            val = {"cifar10": float(row["val_acc_12ep"]), "cifar100": float(other["cifar100_val_acc_12ep"]),
-                   "imagenet16_120": float(other["imagenet16_120_val_acc_12ep"])}
+            val = {
+                "cifar10": float(row["val_acc_12ep"]),
+                "cifar100": float(other["cifar100_val_acc_12ep"]),
+                "imagenet16_120": float(other["imagenet16_120_val_acc_12ep"]),
+            }
             table[row["arch"]] = Cell(row["arch"], val, float(row["test_acc_200ep"]))
     return table

@@ -62,7 +62,8 @@ def nasflow_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int
     the same work)."""
     from nas.training import TrainSettings, train
 
-    train(model, x, y, TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam", seed=seed))
+    train(model, x, y, TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam", seed=seed,
+                                     device="cpu"))
 
 
 def samples_per_s(loop: object, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> float:

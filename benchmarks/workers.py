@@ -34,8 +34,9 @@ FIXED_ARCHITECTURE = ("model.extract=constructor", "+model.args.channels=32", "+
 
 def trial_window_s(storage: str, study_name: str) -> float:
     """Seconds from the first trial's start to the last trial's end in the study at ``storage``."""
-    from nas.study import make_storage
     import optuna
+
+    from nas.study import make_storage
 
     study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
     trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_start and t.datetime_complete]

@@ -8,14 +8,13 @@ print(format_result(kb.query("task = 'digits' and test_accuracy >= 0.97 order by
 from knowledge_base.advice import WarmStart
 from knowledge_base.errors import BackendError, KnowledgeBaseError, QueryError, RecordError
 from knowledge_base.kb import KnowledgeBase
-from knowledge_base.records import COST_KEYS, KINDS, LINEAGE_KEYS, STATES, EvaluationRecord, TaskRecord
+from knowledge_base.records import COST_KEYS, KINDS, STATES, EvaluationRecord, TaskRecord
 from knowledge_base.result import FORMATS, QueryResult, format_result
 
 __all__ = [
     "COST_KEYS",
     "FORMATS",
     "KINDS",
-    "LINEAGE_KEYS",
     "STATES",
     "BackendError",
     "EvaluationRecord",

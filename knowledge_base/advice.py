@@ -37,7 +37,7 @@ class WarmStart:
     evaluation_id: int
 
 
-def _condition(name: str, op: str, value: Value | None = None) -> Condition:
+def _condition(name: str, op: str, value: Value | tuple[Value, ...] | None = None) -> Condition:
     return Condition(Field(name, 0), op, value if value is not None else "", 0)
 
 
@@ -133,7 +133,7 @@ def similar_result(
     connection: sa.Connection, ranked: list[tuple[TaskRecord, float]], metrics_: tuple[str, ...]
 ) -> QueryResult:
     """Ranked tasks with their main meta-features and best architecture (by the first of `metrics_` recorded)."""
-    counts = dict(
+    counts: dict[int | None, int] = dict(
         connection.execute(sa.select(evaluations.c.task_id, sa.func.count()).group_by(evaluations.c.task_id)).all()
     )
     rows = []

@@ -24,7 +24,7 @@ def normalize_url(url: str | URL) -> URL:
     try:
         parsed = sa.make_url(url) if isinstance(url, str) else url
     except sa.exc.ArgumentError as exc:
-        raise BackendError(f"cannot parse knowledge-base URL {url!r} ({exc}); use {EXAMPLES}.") from None
+        raise BackendError(f"cannot parse knowledge-base URL {url!r} ({exc}); use {EXAMPLES}.") from exc
     name = parsed.drivername
     if name in _POSTGRES_NAMES:
         return parsed.set(drivername="postgresql+psycopg")

@@ -82,7 +82,7 @@ class KnowledgeBase:
         try:
             connection = self.engine.connect()
         except sa.exc.DBAPIError as exc:
-            raise connection_error(self._url, exc) from None
+            raise connection_error(self._url, exc) from exc
         try:
             with connection, (writing(connection) if write else connection).begin():
                 yield connection
@@ -90,12 +90,12 @@ class KnowledgeBase:
             reason = str(exc.orig).strip().splitlines()[0]
             raise BackendError(
                 f"the knowledge base at {self.url} failed: {reason}; check the database and retry."
-            ) from None
+            ) from exc
         except sa.exc.DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0]
             if write:
-                raise RecordError(f"the database refused the record: {reason}; check the values recorded.") from None
-            raise QueryError(f"the database refused the query: {reason}; simplify the query.") from None
+                raise RecordError(f"the database refused the record: {reason}; check the values recorded.") from exc
+            raise QueryError(f"the database refused the query: {reason}; simplify the query.") from exc
 
     # -- writing --------------------------------------------------------------------------------------
     def record(self, evaluation: EvaluationRecord) -> int:
@@ -130,7 +130,7 @@ class KnowledgeBase:
         try:
             return run_readonly(self.engine, statement)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise connection_error(self._url, exc) from None
+            raise connection_error(self._url, exc) from exc
 
     def get(self, evaluation_id: int) -> EvaluationRecord:
         """The evaluation with this id; KnowledgeBaseError when there is none."""

@@ -1,4 +1,7 @@
-"""Read-only raw SQL: one statement on a connection that cannot write (SQLite mode=ro + authorizer, PostgreSQL READ ONLY)."""
+"""Read-only raw SQL: one statement on a connection that cannot write.
+
+SQLite opens with mode=ro plus an authorizer; PostgreSQL runs the statement READ ONLY.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ def _sqlite(engine: Engine, statement: str) -> QueryResult:
         cursor = connection.execute(statement)
         return _result(statement, cursor)
     except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as exc:
-        raise _rejected(statement, exc) from None
+        raise _rejected(statement, exc) from exc
     finally:
         connection.close()
 
@@ -66,10 +69,10 @@ def _postgres(engine: Engine, statement: str) -> QueryResult:
         cursor.execute("SET TRANSACTION READ ONLY")
         cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
         # A prepared statement holds exactly one command: "select 1; commit; drop ..." fails to prepare.
-        cursor.execute(statement, prepare=True)
+        cursor.execute(statement, prepare=True)  # type: ignore[call-arg]  # psycopg's cursor takes prepare=
         return _result(statement, cursor)
     except (psycopg.Error, ValueError) as exc:
-        raise _rejected(statement, exc) from None
+        raise _rejected(statement, exc) from exc
     finally:
         raw.invalidate()  # never hand back to the pool a session the statement may have changed (set_config)
 

@@ -147,7 +147,7 @@ def load_tasks(connection: sa.Connection) -> list[TaskRecord]:
 
 def tasks_result(connection: sa.Connection) -> QueryResult:
     """Tasks with their meta-features (the usual ones first, then any others) and evaluation counts."""
-    counts = dict(
+    counts: dict[int | None, int] = dict(
         connection.execute(sa.select(evaluations.c.task_id, sa.func.count()).group_by(evaluations.c.task_id)).all()
     )
     created = dict(connection.execute(sa.select(tasks.c.id, tasks.c.created_at)).all())

@@ -14,15 +14,6 @@ from knowledge_base.errors import RecordError
 KINDS = ("trial", "retrain")
 STATES = ("complete", "pruned", "failed", "reused")
 COST_KEYS = ("params", "flops", "latency_ms", "device")
-LINEAGE_KEYS = (
-    "mlflow_run_id",
-    "mlflow_model_version",
-    "registered_model",
-    "study_name",
-    "trial_number",
-    "data_hash",
-    "git_commit",
-)
 
 Scalar = str | int | float | bool | None
 MAX_LENGTHS = {"name": 200, "content_hash": 128, "model_name": 200, "fingerprint": 128, "device": 64, "key": 300}
@@ -68,7 +59,7 @@ def _check_mapping(owner: str, name: str, value: Any, *, scalars_only: bool, as_
     try:
         canonical_json(value)
     except (TypeError, ValueError) as exc:
-        raise RecordError(f"{owner}.{name} = {value!r} is not JSON-serializable ({exc}); use plain values.") from None
+        raise RecordError(f"{owner}.{name} = {value!r} is not JSON-serializable ({exc}); use plain values.") from exc
     return value
 
 

@@ -19,8 +19,10 @@ _COST_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_
 
 def _insert_ignore_statements(table: sa.Table, keys: list[str], returning: bool = False) -> dict[str, sa.Insert]:
     """INSERT ... ON CONFLICT DO NOTHING [RETURNING id], for each backend."""
-    inserts = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    statements = {name: insert(table).on_conflict_do_nothing(index_elements=keys) for name, insert in inserts.items()}
+    statements: dict[str, sa.Insert] = {
+        "postgresql": postgresql.insert(table).on_conflict_do_nothing(index_elements=keys),
+        "sqlite": sqlite.insert(table).on_conflict_do_nothing(index_elements=keys),
+    }
     return {name: s.returning(table.c.id) if returning else s for name, s in statements.items()}
 
 

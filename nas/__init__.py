@@ -3,15 +3,27 @@
 Plain Python on torch, optuna and numpy: no Hydra, no MLflow, no DVC.
 """
 
+from nas.augment import augment
 from nas.constraints import Constraints
 from nas.cost import ModelCost, measure_cost
 from nas.data import Dataset, export_digits, load_data_folder
-from nas.errors import DataError, ModelFileError, NasError, SearchError, SettingsError, SpaceError
+from nas.device import DeviceError, device_name, resolve_device
+from nas.errors import (
+    BudgetError,
+    DataError,
+    ModelFileError,
+    NasError,
+    SearchError,
+    SettingsError,
+    SpaceError,
+    SplitError,
+    TrainSettingsError,
+)
 from nas.export import export_standalone, load_exported
 from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
 from nas.fingerprint import fingerprint
-from nas.model_file import ModelSpec, load_model_class
+from nas.model_file import ModelSpec, load_model_class, resolve_names
 from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
@@ -25,9 +37,13 @@ from nas.training import TrainSettings, evaluate, train
 __all__ = [
     "Constraints",
     "ConstructorFactory",
+    "BudgetError",
     "DataError",
+    "SplitError",
+    "TrainSettingsError",
     "DataShape",
     "Dataset",
+    "DeviceError",
     "Dimension",
     "Evaluator",
     "LocalSearchSampler",
@@ -49,7 +65,9 @@ __all__ = [
     "TrainSettings",
     "TrainingEvaluator",
     "TrialResult",
+    "augment",
     "best_params",
+    "device_name",
     "evaluate",
     "export_digits",
     "export_standalone",
@@ -58,6 +76,7 @@ __all__ = [
     "load_data_folder",
     "load_exported",
     "load_model_class",
+    "resolve_names",
     "make_factory",
     "make_score",
     "measure_cost",
@@ -65,6 +84,7 @@ __all__ = [
     "params_key",
     "pareto_front",
     "pruning_report",
+    "resolve_device",
     "retrain",
     "run_search",
     "select_trial",

@@ -8,20 +8,35 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from nas.study import is_journal
+from nas.errors import BudgetError
+from nas.study import count_trials, is_journal, storage_path
 
 CLAIMING_STATES = ("COMPLETE", "PRUNED", "RUNNING")
 
 
 def claimed_trials(study: Any) -> int:
     """Trials holding a place in the budget: finished (complete or pruned) and running ones."""
-    from optuna.trial import TrialState
-
-    states = tuple(getattr(TrialState, s) for s in CLAIMING_STATES)
-    return len(study.get_trials(deepcopy=False, states=states))
+    return count_trials(study, CLAIMING_STATES)
 
 
-class FileLock(AbstractContextManager):
+class StudyLock(AbstractContextManager):
+    """The budget lock's protocol: ``acquire``, then ``release`` (idempotent: a second call does nothing)."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> StudyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+class FileLock(StudyLock):
     """An exclusive ``flock`` on a file beside the study's storage (one host); released if the process dies."""
 
     def __init__(self, path: Path) -> None:
@@ -30,7 +45,7 @@ class FileLock(AbstractContextManager):
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a")
+        self.handle = open(self.path, "a")  # noqa: SIM115 - held open until release(), which closes it
         fcntl.flock(self.handle, fcntl.LOCK_EX)
 
     def release(self) -> None:
@@ -39,21 +54,15 @@ class FileLock(AbstractContextManager):
             self.handle.close()
             self.handle = None
 
-    def __enter__(self) -> "FileLock":
-        self.acquire()
-        return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
-
-
-class PostgresLock(FileLock):
+class PostgresLock(StudyLock):
     """A PostgreSQL advisory lock keyed by the study name (workers on many hosts); released if the session ends."""
 
     def __init__(self, url: str, study_name: str) -> None:
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         self.key = int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:8], "big", signed=True)
         self.connection: Any = None
+        self.held = False
 
     def acquire(self) -> None:
         import psycopg
@@ -61,17 +70,17 @@ class PostgresLock(FileLock):
         if self.connection is None:
             self.connection = psycopg.connect(self.url, autocommit=True)
         self.connection.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+        self.held = True
 
     def release(self) -> None:
-        if self.connection is not None:
+        """Unlock once: unlocking a lock not held makes PostgreSQL warn "you don't own a lock"."""
+        if self.connection is not None and self.held:
             self.connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            self.held = False
 
 
-class NoLock(FileLock):
+class NoLock(StudyLock):
     """In-memory studies live in one process: nothing to lock."""
-
-    def __init__(self) -> None:
-        pass
 
     def acquire(self) -> None:
         pass
@@ -80,13 +89,13 @@ class NoLock(FileLock):
         pass
 
 
-def budget_lock(storage: str | None, study_name: str) -> FileLock:
+def budget_lock(storage: str | None, study_name: str) -> StudyLock:
     """The lock that makes "is there budget left? then create a trial" atomic for this storage."""
     if storage is None:
         return NoLock()
     if storage.startswith("postgresql"):
         return PostgresLock(storage, study_name)
-    path = storage.split("://", 1)[1] if "://" in storage else storage.removeprefix("journal:")
+    path = storage_path(storage)
     if storage.startswith("sqlite") or is_journal(storage):
         return FileLock(Path(path).with_name(f"{Path(path).name}.{study_name}.lock"))
-    raise ValueError(f"no budget lock for storage '{storage}'")
+    raise BudgetError(f"no budget lock for storage '{storage}'")

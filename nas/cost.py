@@ -1,4 +1,4 @@
-"""Cost of a built model: parameter count, FLOPs of one forward pass, CPU latency of one batch."""
+"""Cost of a built model: parameter count, FLOPs of one forward pass, latency of one batch on the model's device."""
 
 from __future__ import annotations
 
@@ -63,15 +63,23 @@ def count_flops(model: nn.Module, example: torch.Tensor) -> int:
 
 
 def measure_latency_ms(model: nn.Module, batch: torch.Tensor, repeats: int = 5) -> float:
-    """Median wall time in milliseconds of one forward pass over ``batch`` (after one warm-up)."""
+    """Median wall time in milliseconds of one forward pass over ``batch`` on the model's device (after one
+    warm-up; GPU work is waited for)."""
+    from nas.device import synchronize
+    from nas.training import model_device
+
+    device = model_device(model)
+    batch = batch.to(device).float()
     was_training = model.training
     model.eval()
     times = []
     with torch.no_grad():
         model(batch)
         for _ in range(repeats):
+            synchronize(device)
             start = time.perf_counter()
             model(batch)
+            synchronize(device)
             times.append((time.perf_counter() - start) * 1000)
     model.train(was_training)
     return statistics.median(times)
@@ -98,6 +106,12 @@ def estimate_training_memory_mb(model: nn.Module, batch: torch.Tensor) -> float:
 
 
 def measure_cost(model: nn.Module, batch: torch.Tensor) -> ModelCost:
-    """Parameter count, FLOPs per sample, latency of one batch on the CPU and estimated training memory."""
+    """Parameter count, FLOPs per sample, latency of one batch on the model's device (its label in ``device``)
+    and estimated training memory."""
+    from nas.device import device_name
+    from nas.training import model_device
+
+    device = model_device(model)
+    batch = batch.to(device).float()
     return ModelCost(count_params(model), count_flops(model, batch), measure_latency_ms(model, batch),
-                     estimate_training_memory_mb(model, batch))
+                     estimate_training_memory_mb(model, batch), device_name(device))

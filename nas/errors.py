@@ -23,5 +23,17 @@ class SearchError(NasError):
     """A search cannot start or continue (storage, budget, configuration)."""
 
 
+class TrainSettingsError(NasError, ValueError):
+    """A training setting names an unknown choice (optimizer, schedule). Still a ``ValueError`` for old callers."""
+
+
+class BudgetError(SearchError, ValueError):
+    """No trial budget can be kept for a study storage. Still a ``ValueError`` for old callers."""
+
+
+class SplitError(DataError, ValueError):
+    """A data split is asked for by an unknown name. Still a ``ValueError`` for old callers."""
+
+
 class SettingsError(NasError):
     """A training or search setting is outside its allowed range."""

@@ -42,7 +42,7 @@ def export_standalone(
     except TraceFailure as exc:
         raise ExportError(
             f"cannot export {type(model).__name__}: {exc}; export its constructor arguments instead"
-        ) from None
+        ) from exc
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     py_path, weights_path = out_dir / PY_NAME, out_dir / WEIGHTS_NAME
@@ -178,14 +178,14 @@ def _constructor(path: str, module: nn.Module) -> str:
     try:
         kwargs = init_kwargs(module)
     except TypeError as exc:
-        raise ExportError(f"{what} cannot be written out: {exc}") from None
+        raise ExportError(f"{what} cannot be written out: {exc}") from exc
     if not hasattr(module, "bias") and "bias" in kwargs:
         kwargs["bias"] = any(name.endswith("bias") for name, _ in module.named_parameters())
     code = f"nn.{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
     try:
         rebuilt = eval(code, {"nn": nn, "torch": torch, "inf": math.inf, "nan": math.nan})
     except Exception as exc:  # noqa: BLE001 - any failure means the settings were not read back faithfully
-        raise ExportError(f"{what} cannot be rebuilt from {code}: {type(exc).__name__}: {exc}") from None
+        raise ExportError(f"{what} cannot be rebuilt from {code}: {type(exc).__name__}: {exc}") from exc
     if rebuilt.extra_repr() != module.extra_repr() or _shapes(rebuilt) != _shapes(module):
         raise ExportError(f"{what} is not rebuilt exactly by {code}; export constructor arguments instead")
     return code

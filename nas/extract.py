@@ -22,7 +22,7 @@ from nas.layers.extraction import build_layers, example_input, extract_layers, f
 from nas.layers.graph import TraceFailure
 from nas.layers.ownership import base_value, owned_labels
 from nas.layers.validate import check_layer_dimension
-from nas.model_file import ModelSpec
+from nas.model_file import ModelSpec, constructor_of
 from nas.space import Dimension, SearchSpace
 
 MODES = ("auto", "constructor", "layers")
@@ -43,7 +43,7 @@ class ExtractedFactory:
         self.where = f"{spec.file}:{spec.class_name}"
         self._plain = ConstructorFactory(spec, shape)  # the extracted constructor space, nothing fixed by a YAML
         extracted_ctor = self._plain.space
-        self._ctor_names = set(inspect.signature(self._plain.model_class.__init__).parameters) - {"self"}
+        self._ctor_names = set(inspect.signature(constructor_of(self._plain.model_class)).parameters) - {"self"}
         self._base = {k: base_value(d) for k, d in extracted_ctor.dimensions.items() if d.default is None}
         self.fallback_reason: str | None = None
         self.owners: dict[str, list[str]] = {}
@@ -106,8 +106,9 @@ class ExtractedFactory:
             raise ModelFileError(
                 f"{self.where}: {self.fallback_reason}, and as written it fails on input {size}: "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; make forward traceable (no "
-                "Python control flow on tensor values) or take in_channels/num_classes/input_size as constructor arguments"
-            ) from None
+                "Python control flow on tensor values) or take in_channels/num_classes/input_size as constructor "
+                "arguments"
+            ) from exc
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != self.shape.n_classes:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ModelFileError(
@@ -152,7 +153,26 @@ def make_factory(
     ``space`` (an edited YAML) replaces the extracted dimensions after validation; an unknown label is a
     :class:`SpaceError` naming it.
     """
-    return ExtractedFactory(spec, shape, space, mode)
+    factory = ExtractedFactory(spec, shape, space, mode)
+    check_output(factory, shape)
+    return factory
 
 
-__all__ = ["BUILD_FAILURES", "MODES", "ExtractedFactory", "make_factory"]
+def check_output(factory: ExtractedFactory, shape: DataShape) -> None:
+    """A batch of the data's shape must map to ``(batch, n_classes)``, else a :class:`ModelFileError` before any search."""
+    import torch
+
+    model = factory.build(factory.space.defaults())
+    model.eval()
+    with torch.no_grad():
+        out = model(example_input(shape.input_shape))
+    want = (2, shape.n_classes)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelFileError(
+            f"{factory.where}: a batch of shape {(2, *shape.input_shape)} "
+            f"gives output {got}, not {want} (batch, classes); make forward return one logit row per example"
+        )
+
+
+__all__ = ["BUILD_FAILURES", "MODES", "ExtractedFactory", "check_output", "make_factory"]

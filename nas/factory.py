@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from nas.errors import ModelFileError
-from nas.model_file import ModelSpec, load_model_class
+from nas.model_file import ModelSpec, constructor_of, file_namespace, load_model_class, resolve_names
 from nas.signature_space import DATA_BOUND_ARGS, data_role, space_from_signature
 from nas.space import SearchSpace
 
@@ -56,7 +57,7 @@ class ConstructorFactory:
     def _arg_names(self) -> set[str]:
         import inspect
 
-        return set(inspect.signature(self.model_class.__init__).parameters) - {"self"}
+        return set(inspect.signature(constructor_of(self.model_class)).parameters) - {"self"}
 
     def constructor_kwargs(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The full keyword arguments for one sample: fixed, data-bound and sampled values."""
@@ -65,20 +66,34 @@ class ConstructorFactory:
             role = data_role(name)
             if role is not None and name not in self.space.fixed:
                 kwargs[name] = self.shape.role_value(role)
-        kwargs.update(self.space.fixed)
+        namespace = file_namespace(self.spec)
+        kwargs.update({k: resolve_names(v, namespace) for k, v in self.space.fixed.items()})
         kwargs.update(params)
         return kwargs
 
     def build(self, params: Mapping[str, Any]) -> Any:
         """A freshly initialized model for ``params``."""
         kwargs = self.constructor_kwargs(params)
+        from torch import nn
+
         try:
-            return self.model_class(**kwargs)
+            model = self.model_class(**kwargs)
         except Exception as exc:
+            names = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+            if isinstance(exc, TypeError) and "'str' object is not callable" in str(exc) and names:
+                raise ModelFileError(
+                    f"'{self.spec.file}': {self.spec.class_name} called a string argument ({names}): a name that is "
+                    "no class or function of the file nor an importable dotted path (e.g. torch.nn.ReLU); "
+                    "set model.args to a name the file defines"
+                ) from exc
             raise ModelFileError(
                 f"'{self.spec.file}': {self.spec.class_name}(**{kwargs}) failed: {type(exc).__name__}: {exc}; "
                 "narrow the space or fix the constructor"
-            ) from None
+            ) from exc
+        if not isinstance(model, nn.Module):
+            raise ModelFileError(f"'{self.spec.file}': {self.spec.class_name}(**{kwargs}) returned a "
+                                 f"{type(model).__name__}, not a torch.nn.Module; name a function that returns a model")
+        return model
 
 
 __all__ = ["ConstructorFactory", "DataShape", "ModelFactory", "DATA_BOUND_ARGS"]

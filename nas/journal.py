@@ -10,9 +10,10 @@ import time
 from typing import Any
 
 from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal._storage import JournalOperation
 
-#: JournalOperation.SET_TRIAL_STATE_VALUES, the write that finishes (or re-queues) a trial
-_FINISH_OP = 6
+#: the write that finishes (or re-queues) a trial, pinned to Optuna's own enum (a private module: a test checks it)
+_FINISH_OP = int(JournalOperation.SET_TRIAL_STATE_VALUES)
 
 
 class LocalJournalFile(JournalFileBackend):

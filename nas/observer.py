@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from nas.cost import ModelCost
-
-TRIAL_STATES = ("complete", "pruned", "failed", "reused")
 
 
 @dataclass
@@ -40,6 +39,9 @@ class SearchObserver:
     def trial_ended(self, result: TrialResult) -> None:
         """A trial finished (complete, pruned, failed or reused)."""
 
+    def waiting_for(self, numbers: list[int]) -> None:
+        """The budget is claimed; this worker waits for trials ``numbers`` of other workers (or hosts) to end."""
+
     def search_ended(self, study: Any) -> None:
         """The search stopped; ``study`` is the Optuna study."""
 
@@ -65,6 +67,10 @@ class Observers(SearchObserver):
     def trial_ended(self, result: TrialResult) -> None:
         for o in self.observers:
             o.trial_ended(result)
+
+    def waiting_for(self, numbers: list[int]) -> None:
+        for o in self.observers:
+            o.waiting_for(numbers)
 
     def search_ended(self, study: Any) -> None:
         for o in self.observers:

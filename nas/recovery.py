@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 WORKER_ATTR, RETRY_ATTR = "worker", "retry_of"
+WAIT_POLL_S = 1.0  # how often a worker at the end of the budget looks at the others' trials
 
 
 def _start_time(pid: int) -> str | None:
@@ -52,3 +53,31 @@ def recover_orphans(study: Any) -> list[int]:
         if RETRY_ATTR not in trial.user_attrs:
             study.enqueue_trial(dict(trial.params), user_attrs={RETRY_ATTR: trial.number})
     return failed
+
+
+def others_running(study: Any) -> list[Any]:
+    """RUNNING trials of the study: at the end of the budget, those of other workers or hosts."""
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+
+
+def keeps_heartbeat(study: Any) -> bool:
+    """Whether the study's storage keeps a heartbeat per trial (RDB storages), the only way to tell a slow
+    host from a dead one."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    return is_heartbeat_enabled(study._storage)
+
+
+def fail_stale(study: Any) -> list[int]:
+    """Fail the trials whose storage heartbeat went stale (dead hosts) and enqueue their retry; their numbers."""
+    import warnings
+
+    from optuna.storages import fail_stale_trials
+
+    before = {t.number for t in others_running(study)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks the function experimental
+        fail_stale_trials(study)
+    return sorted(before - {t.number for t in others_running(study)})

@@ -75,14 +75,19 @@ class LocalSearchSampler(BaseSampler):
             return self._tpe.infer_relative_search_space(study, trial)
         return {name: dist for name, dist in self._space.calculate(study).items() if not dist.single()}
 
-    def sample_relative(self, study: Any, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    def sample_relative(
+        self, study: Any, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
         if len(study.directions) > 1:
             return self._tpe.sample_relative(study, trial, search_space)
         if not search_space:
             return {}
         names = sorted(search_space)
-        others = [t for t in study.get_trials(deepcopy=False)
-                  if t.number != trial.number and all(n in t.params for n in names)]
+        others = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.number != trial.number and all(n in t.params for n in names)
+        ]
         tried = {_key(t.params, names, search_space) for t in others}
         complete = [t for t in others if t.state == TrialState.COMPLETE]
         if len(others) >= self.n_random and complete:
@@ -100,7 +105,9 @@ class LocalSearchSampler(BaseSampler):
                     return proposal
         return self._untried_random(names, search_space, tried)
 
-    def sample_independent(self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
+    def sample_independent(
+        self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
         return self._tpe.sample_independent(study, trial, param_name, param_distribution)
 
     def before_trial(self, study: Any, trial: FrozenTrial) -> None:
@@ -117,8 +124,15 @@ class LocalSearchSampler(BaseSampler):
                 break
         return params
 
-    def _local(self, names: list[str], space: dict[str, BaseDistribution], others: list[FrozenTrial],
-               ranked: list[FrozenTrial], undominated: bool, weight: float) -> dict[str, Any]:
+    def _local(
+        self,
+        names: list[str],
+        space: dict[str, BaseDistribution],
+        others: list[FrozenTrial],
+        ranked: list[FrozenTrial],
+        undominated: bool,
+        weight: float,
+    ) -> dict[str, Any]:
         """The best-ranked untried neighbour, over the discrete dimensions ``names``, of the best (undominated)
         of the completed trials ``ranked`` (best first) that has one ({} if none has); ``weight`` is the
         training-free score's weight in the ranking."""
@@ -128,8 +142,12 @@ class LocalSearchSampler(BaseSampler):
         for i, parent in enumerate(ranked):
             if undominated and any(sum(a != b for a, b in zip(keys[i], keys[j])) == 1 for j in range(i)):
                 continue  # a neighbour did at least as well: not a local optimum, its climb went on from there
-            options = [child for name in names for value in _moves(space[name], parent.params[name])
-                       if _key(child := {**{n: parent.params[n] for n in names}, name: value}, names, space) not in tried]
+            options = [
+                child
+                for name in names
+                for value in _moves(space[name], parent.params[name])
+                if _key(child := {**{n: parent.params[n] for n in names}, name: value}, names, space) not in tried
+            ]
             if options:
                 scores = np.array([ratio(child) for child in options]) + 1e-9 * self._rng.uniform(size=len(options))
                 if weight:
@@ -152,8 +170,13 @@ class LocalSearchSampler(BaseSampler):
         n_good = max(1, math.ceil(self.gamma * len(ranked)))
         return ranked[:n_good], ranked[n_good:]
 
-    def _parzen(self, names: list[str], space: dict[str, BaseDistribution], ranked: list[FrozenTrial],
-                exclude: set[Key] | None = None) -> dict[str, Any]:
+    def _parzen(
+        self,
+        names: list[str],
+        space: dict[str, BaseDistribution],
+        ranked: list[FrozenTrial],
+        exclude: set[Key] | None = None,
+    ) -> dict[str, Any]:
         """Values of the dimensions ``names`` by multivariate TPE's proposal (best l(x) / g(x) of candidates
         drawn from l), outside the configurations ``exclude`` ({} if ten rounds of candidates found none)."""
         if not names:
@@ -167,8 +190,9 @@ class LocalSearchSampler(BaseSampler):
                     return params
         return {}
 
-    def _density_ratio(self, names: list[str], space: dict[str, BaseDistribution],
-                       ranked: list[FrozenTrial]) -> Callable[[dict[str, Any]], float]:
+    def _density_ratio(
+        self, names: list[str], space: dict[str, BaseDistribution], ranked: list[FrozenTrial]
+    ) -> Callable[[dict[str, Any]], float]:
         """log l(x) - log g(x), one Parzen factor per dimension: l over the top ``gamma`` trials, g the rest."""
         good, bad = self._split(ranked)
         numeric = {}  # name -> its encoding and the good and bad trials' points, encoded once per proposal
@@ -198,7 +222,8 @@ class LocalSearchSampler(BaseSampler):
 def _is_discrete(dist: BaseDistribution) -> bool:
     """Whether local search moves this dimension: choices, and linear integer ranges of few values."""
     return isinstance(dist, CategoricalDistribution) or (
-        isinstance(dist, IntDistribution) and not dist.log and (dist.high - dist.low) // dist.step + 1 <= FEW_VALUES)
+        isinstance(dist, IntDistribution) and not dist.log and (dist.high - dist.low) // dist.step + 1 <= FEW_VALUES
+    )
 
 
 def _moves(dist: BaseDistribution, value: Any) -> list[Any]:
@@ -241,5 +266,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 def _key(params: dict[str, Any], names: list[str], space: dict[str, BaseDistribution]) -> Key:
     """A hashable identity of a configuration (numeric values rounded in the unit cube)."""
-    return tuple(params[n] if isinstance(space[n], CategoricalDistribution) else round(to_unit(space[n], params[n]), 6)
-                 for n in names)
+    return tuple(
+        params[n] if isinstance(space[n], CategoricalDistribution) else round(to_unit(space[n], params[n]), 6)
+        for n in names
+    )

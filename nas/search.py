@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -17,9 +18,17 @@ from nas.factory import ModelFactory
 from nas.failures import FailureStreak
 from nas.observer import SearchObserver, TrialResult
 from nas.proxy import make_score
-from nas.recovery import WORKER_ATTR, recover_orphans, worker_id
+from nas.recovery import (
+    WAIT_POLL_S,
+    WORKER_ATTR,
+    fail_stale,
+    keeps_heartbeat,
+    others_running,
+    recover_orphans,
+    worker_id,
+)
 from nas.study import SearchSettings, counted_trials, open_study
-from nas.training import TrainSettings, train
+from nas.training import TrainSettings, prepare_model, train
 
 if TYPE_CHECKING:
     from nas.samplers import Score
@@ -144,8 +153,9 @@ class _Objective:
 
         try:
             torch.manual_seed(seed)
-            model = self.factory.build(params)
-            result.cost = measure_cost(model, self.example)
+            model, device = prepare_model(self.factory.build(params), self.train_settings)
+            example = self.example.to(device)
+            result.cost = measure_cost(model, example)
             cost = result.cost.as_dict()
             trial.set_user_attr(COST_ATTR, cost)
             for name, margin in self.settings.constraints.margins(cost).items():
@@ -155,7 +165,7 @@ class _Objective:
                 result.error = "constraint violated: " + ", ".join(violations)
                 trial.set_user_attr("constraint_violation", result.error)
                 raise optuna.TrialPruned(result.error)
-            key = self.arch_key(model, self.example, params)
+            key = self.arch_key(model, example, params)
             trial.set_user_attr("arch_key", key)
             trial.set_user_attr("train_key", self.train_key)
             result.fingerprint = key if is_fingerprint(key) else None
@@ -196,17 +206,19 @@ class _Objective:
 
 
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
-               observer: SearchObserver | None = None, arch_key: ArchKey = params_key,
+               observer: SearchObserver | None = None, arch_key: ArchKey = fingerprint_key,
                evaluator: Evaluator | None = None, reuse: Reuse | None = None,
                warm_start: list[dict[str, Any]] = (), score: Score | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
     budget is never overshot; ``settings.max_failures`` trials in a row failing with the same error stop
-    the search with :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are failed and retried once; the first trial of a new
-    study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
+    the search with :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are failed and retried once (other hosts: when their
+    storage heartbeat goes stale, which a worker finding the budget claimed but unfinished waits for); the
+    first trial of a new study is the model's own default configuration, followed by the ``warm_start`` configurations (clipped
     into the space); an architecture already evaluated (in the study, or known to ``reuse``) is reused,
-    never trained twice. The sampler's training-free score is ``score`` if given, else the one
+    never trained twice (architectures are keyed by structural fingerprint, as the CLI does; pass
+    ``arch_key=params_key`` to key by parameters). The sampler's training-free score is ``score`` if given, else the one
     ``settings.proxy`` names, on the factory's models.
     """
     from nas.budget import budget_lock, claimed_trials
@@ -242,7 +254,12 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
         lock.acquire()
         if claimed_trials(study) >= settings.n_trials:
             lock.release()
-            break
+            if counted_trials(study) >= settings.n_trials or not keeps_heartbeat(study):
+                break
+            if not fail_stale(study):  # else a retry of the dead host's trial waits: claim it
+                observer.waiting_for([t.number for t in others_running(study)])
+                time.sleep(WAIT_POLL_S)  # until the others' trials end or their heartbeat goes stale
+            continue
         try:
             study.optimize(claimed_then_run, n_trials=1, catch=(Exception,))
         finally:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from nas.errors import ModelFileError
+from nas.model_file import constructor_of
 from nas.space import Dimension, SearchSpace
 
 #: Constructor argument names filled from the data instead of searched, by role.
 DATA_BOUND_ARGS: dict[str, tuple[str, ...]] = {
-    "in_channels": ("in_channels", "input_channels", "n_channels", "num_channels", "in_features", "input_dim", "n_features", "num_features"),
+    "in_channels": (
+        "in_channels",
+        "input_channels",
+        "n_channels",
+        "num_channels",
+        "in_features",
+        "input_dim",
+        "n_features",
+        "num_features",
+    ),
     "n_classes": ("num_classes", "n_classes", "num_outputs", "n_outputs", "out_features", "output_dim"),
     "input_size": ("input_size", "image_size", "img_size", "input_length", "seq_len"),
 }
@@ -26,11 +37,18 @@ def data_role(name: str) -> str | None:
 
 
 def _annotation_range(meta: tuple[Any, ...]) -> tuple[float, float, bool] | None:
-    """A ``(low, high, log)`` range from ``Annotated`` metadata: ``(lo, hi)``, ``(lo, hi, "log")``, a dict or ge/le objects."""
+    """A ``(low, high, log)`` range from ``Annotated`` metadata.
+
+    The metadata is ``(lo, hi)``, ``(lo, hi, "log")``, a dict or ge/le objects.
+    """
     low = high = None
     log = False
     for item in meta:
-        if isinstance(item, (tuple, list)) and len(item) in (2, 3) and all(isinstance(v, (int, float)) for v in item[:2]):
+        if (
+            isinstance(item, (tuple, list))
+            and len(item) in (2, 3)
+            and all(isinstance(v, (int, float)) for v in item[:2])
+        ):
             low, high = item[0], item[1]
             log = len(item) == 3 and item[2] == "log"
         elif isinstance(item, dict) and "low" in item and "high" in item:
@@ -69,14 +87,20 @@ def dimension_for(name: str, annotation: Any, default: Any, where: str) -> Dimen
     if get_origin(base) is Literal:
         choices = tuple(get_args(base))
         return Dimension("categorical", choices=choices, default=default if has_default else None)
-    kind = base if base in (int, float, bool) else (type(default) if has_default and type(default) in (int, float, bool) else None)
+    kind = (
+        base
+        if base in (int, float, bool)
+        else (type(default) if has_default and type(default) in (int, float, bool) else None)
+    )
     if kind is bool:
         return Dimension("categorical", choices=(True, False), default=default if has_default else None)
     rng = _annotation_range(meta) if meta else None
     if rng is not None and kind in (int, float, None):
         low, high, log = rng
         is_int = kind is int or (kind is None and isinstance(low, int) and isinstance(high, int))
-        dim = Dimension("int" if is_int else "float", low=low, high=high, log=log, default=default if has_default else None)
+        dim = Dimension(
+            "int" if is_int else "float", low=low, high=high, log=log, default=default if has_default else None
+        )
         dim.validate(name, where)
         return dim
     if kind is int and has_default:
@@ -86,7 +110,7 @@ def dimension_for(name: str, annotation: Any, default: Any, where: str) -> Dimen
     return None
 
 
-def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = None, source: str = "") -> SearchSpace:
+def space_from_signature(model_class: Callable[..., Any], fixed_args: dict[str, Any] | None = None, source: str = "") -> SearchSpace:
     """Dimensions for every typed constructor argument with a default, ``Literal`` or ``Annotated`` range.
 
     Data-bound arguments (input channels/features, classes, input size) and ``fixed_args`` are not
@@ -95,11 +119,11 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
     fixed_args = dict(fixed_args or {})
     where = f"{source}:{model_class.__name__}" if source else model_class.__name__
     try:
-        hints = typing.get_type_hints(model_class.__init__, include_extras=True)
+        hints = typing.get_type_hints(constructor_of(model_class), include_extras=True)
     except Exception:  # unresolvable forward references: fall back to raw annotations
         hints = {}
     space = SearchSpace()
-    for name, param in inspect.signature(model_class.__init__).parameters.items():
+    for name, param in inspect.signature(constructor_of(model_class)).parameters.items():
         if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         role = data_role(name)
@@ -113,7 +137,7 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
         if annotation is inspect.Parameter.empty and param.default is inspect.Parameter.empty:
             raise ModelFileError(
                 f"{where}: constructor argument '{name}' has neither a default nor a type; "
-                f"give it a default (e.g. {name}: int = 32) or set it with model.args.{name}=<value>"
+                f"give it a default (e.g. {name}: int = 32) or set it with +model.args.{name}=<value>"
             )
         dim = dimension_for(name, annotation, param.default, where)
         if dim is not None:
@@ -121,6 +145,6 @@ def space_from_signature(model_class: type, fixed_args: dict[str, Any] | None = 
         elif param.default is inspect.Parameter.empty:
             raise ModelFileError(
                 f"{where}: required constructor argument '{name}' cannot be searched without a range; "
-                f"give it a default, an Annotated[..., (low, high)] range, or set model.args.{name}=<value>"
+                f"give it a default, an Annotated[..., (low, high)] range, or set +model.args.{name}=<value>"
             )
     return space

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import yaml
 
@@ -61,7 +62,11 @@ class Dimension:
     def clip(self, value: Any) -> Any:
         """``value`` moved into this dimension (nearest bound, or the default for an unknown choice)."""
         if self.kind == "categorical":
-            return value if value in (self.choices or ()) else (self.default if self.default is not None else self.choices[0])  # type: ignore[index]
+            return (
+                value
+                if value in (self.choices or ())
+                else (self.default if self.default is not None else self.choices[0])  # type: ignore[index]
+            )
         clipped = min(max(value, self.low), self.high)  # type: ignore[type-var]
         return int(round(clipped)) if self.kind == "int" else float(clipped)
 
@@ -82,7 +87,7 @@ class Dimension:
         return out
 
     @classmethod
-    def from_dict(cls, label: str, raw: Mapping[str, Any], source: str = "search space") -> "Dimension":
+    def from_dict(cls, label: str, raw: Mapping[str, Any], source: str = "search space") -> Dimension:
         """Parse and validate the YAML form of one dimension."""
         if not isinstance(raw, Mapping):
             raise SpaceError(f"{source}: dimension '{label}' must be a mapping with a 'type', got {raw!r}")
@@ -176,7 +181,7 @@ class SearchSpace:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any] | None, source: str = "search space") -> "SearchSpace":
+    def from_dict(cls, raw: Mapping[str, Any] | None, source: str = "search space") -> SearchSpace:
         """Parse and validate the YAML form; errors name ``source`` and the label."""
         raw = raw or {}
         dims_raw = raw.get("dimensions") or {}
@@ -192,12 +197,16 @@ class SearchSpace:
         path.write_text((header + "\n" if header else "") + body)
 
     @classmethod
-    def read_yaml(cls, path: Path) -> "SearchSpace":
+    def read_yaml(cls, path: Path) -> SearchSpace:
         """Read and validate a space YAML written by :meth:`write_yaml` (and maybe edited)."""
         try:
             raw = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise SpaceError(f"search space file {path} does not exist; create it with 'nasflow space <file>:<Class>'") from None
+        except FileNotFoundError as exc:
+            raise SpaceError(
+                f"search space file {path} does not exist; create it with 'nasflow space <file>:<Class>'"
+            ) from exc
         except yaml.YAMLError as exc:
-            raise SpaceError(f"{path}: not valid YAML ({exc}); fix the syntax or regenerate it with 'nasflow space'") from None
+            raise SpaceError(
+                f"{path}: not valid YAML ({exc}); fix the syntax or regenerate it with 'nasflow space'"
+            ) from exc
         return cls.from_dict(raw, source=str(path))

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
 SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
-COST_OBJECTIVES = ("params", "flops", "latency_ms", "memory_mb")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
 HEARTBEAT_S, GRACE_S = 10, 30
+SCHEMA_LOCK = "nasflow:optuna-schema"  # the advisory lock PostgreSQL workers create Optuna's tables under
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ def make_sampler(name: str, seed: int, multi_objective: bool = False, score: Sco
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=10)
     if name == "cmaes":
         if multi_objective:
-            raise SearchError("search.sampler=cmaes cannot do a Pareto search; use tpe, nsga2, gp or random with search.costs")
+            raise SearchError(
+                "search.sampler=cmaes cannot do a Pareto search; use tpe, nsga2, gp or random with search.costs"
+            )
         return optuna.samplers.CmaEsSampler(seed=seed)
     raise SearchError(f"unknown sampler '{name}'; use one of {', '.join(SAMPLERS)} (search.sampler=...)")
 
@@ -102,8 +104,13 @@ def is_journal(url: str | None) -> bool:
     return bool(url) and (url.startswith("journal:") or url.endswith((".journal", ".log")))
 
 
+def storage_path(url: str) -> str:
+    """The file a journal or SQLite storage URL names (``journal:///p``, ``sqlite:///p``, ``journal:p`` or ``p``)."""
+    return url.split("://", 1)[1] if "://" in url else url.removeprefix("journal:")
+
+
 def make_storage(url: str | None) -> Any:
-    """An Optuna storage for ``url``: in-memory (None), a journal file, or an RDB (SQLite, PostgreSQL) with heartbeat."""
+    """An Optuna storage for ``url``: in-memory (None), a journal file or an RDB (SQLite, PostgreSQL) with heartbeat."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 
@@ -112,14 +119,27 @@ def make_storage(url: str | None) -> Any:
     if url is None:
         return None
     if is_journal(url):
-        path = url.split("://", 1)[1] if "://" in url else url.removeprefix("journal:")
-        return JournalStorage(LocalJournalFile(path))
+        return JournalStorage(LocalJournalFile(storage_path(url)))
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+    def build() -> RDBStorage:
+        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+
+    if not url.startswith("postgresql"):
+        return build()
+    from nas.budget import PostgresLock
+
+    lock = PostgresLock(url, SCHEMA_LOCK)  # two hosts creating a fresh schema at once race on CREATE TYPE
+    try:
+        with lock:
+            return build()
+    finally:
+        if lock.connection is not None:
+            lock.connection.close()
 
 
 def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
@@ -143,7 +163,7 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
         raise SearchError(
             f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {exc}; "
             "check search.storage (sqlite:///path, journal:///path or postgresql://...)"
-        ) from None
+        ) from exc
     if [d.name.lower() for d in study.directions] != settings.directions:
         raise SearchError(
             f"study '{settings.study_name}' was created with directions {[d.name.lower() for d in study.directions]} "
@@ -152,9 +172,13 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
     return study
 
 
-def counted_trials(study: Any) -> int:
-    """Trials that count toward the budget: completed or pruned ones, from every run of the study."""
+def count_trials(study: Any, states: tuple[str, ...]) -> int:
+    """How many trials of ``study`` are in one of ``states`` (``TrialState`` names, e.g. ``("COMPLETE",)``)."""
     from optuna.trial import TrialState
 
-    states = tuple(getattr(TrialState, s) for s in COUNTED_STATES)
-    return len(study.get_trials(deepcopy=False, states=states))
+    return len(study.get_trials(deepcopy=False, states=tuple(getattr(TrialState, s) for s in states)))
+
+
+def counted_trials(study: Any) -> int:
+    """Trials that count toward the budget: completed or pruned ones, from every run of the study."""
+    return count_trials(study, COUNTED_STATES)

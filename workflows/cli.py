@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+import traceback
 
 QUIET_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -18,9 +18,11 @@ QUIET_ENV = {
     "MLFLOW_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
     "HYDRA_FULL_ERROR": "0",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # stdout carries --json; a tracking server printed run URLs
 }
 
 EPILOG = """examples:
+  nasflow init my-project                      scaffold a project (conf/, dvc.yaml, git, DVC)
   nasflow run                                  search, retrain and register the example model on digits
   nasflow search model=digits_cnn search.n_trials=50 train.epochs=5
   nasflow run +experiment=quick                a tiny budget
@@ -47,22 +49,34 @@ def _overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+    """The argument parser of every subcommand; each binds its handler (``args.handler``) with ``set_defaults``."""
+    from workflows import commands
+
     parser = argparse.ArgumentParser(prog="nasflow", description="Declarative neural-architecture search for PyTorch.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-dir", help="the conf/ folder (default: ./conf, else the project's own)")
+    parser.add_argument("-v", "--traceback", action="store_true",
+                        help="on an error, also print its traceback (with its causes) and the debug log")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    p = sub.add_parser("init", help="scaffold a project: conf/, the example model, dvc.yaml, params.yaml, git, DVC",
+                       description="Scaffold a nasflow project in DIR (default: .): copy what is missing, keep the rest.")
+    p.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the project folder (created if missing)")
+
     p = sub.add_parser("space", help="derive a search space from a model file and write conf/space/<name>.yaml")
+    p.set_defaults(handler=commands.cmd_space)
     p.add_argument("target", metavar="FILE.py:Class")
     p.add_argument("--name", help="config name (default: the class name in snake_case)")
     p.add_argument("--force", action="store_true", help="overwrite an existing space YAML")
     _overrides(p)
 
-    for name, text in (("search", "run (or resume) the Optuna search"),
-                       ("retrain", "retrain the best configuration of the study and register it in MLflow"),
-                       ("run", "search, retrain the best, register it and record it in the knowledge base")):
+    for name, text, handler in (
+        ("search", "run (or resume) the Optuna search", commands.cmd_search),
+        ("retrain", "retrain the best configuration of the study and register it in MLflow", commands.cmd_retrain),
+        ("run", "search, retrain the best, register it and record it in the knowledge base", commands.cmd_run),
+    ):
         p = sub.add_parser(name, help=text)
+        p.set_defaults(handler=handler)
         p.add_argument("--json", action="store_true", help="print the summary as JSON")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
         if name == "search":
@@ -77,26 +91,32 @@ def build_parser() -> argparse.ArgumentParser:
         _overrides(p)
 
     p = sub.add_parser("register", help="register a model saved by 'nasflow retrain --model-out' (champion only if better)")
+    p.set_defaults(handler=commands.cmd_register)
     p.add_argument("--model-dir", required=True, metavar="DIR", help="the folder written by 'nasflow retrain --model-out'")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--metrics-file", help="also write the test metrics and version as JSON here (for DVC metrics)")
     _overrides(p)
 
     p = sub.add_parser("config", help="print the composed config as YAML (what DVC's Hydra composition writes to params.yaml)")
+    p.set_defaults(handler=commands.cmd_config)
     p.add_argument("--out", metavar="FILE", help="write it to FILE instead of stdout")
     _overrides(p)
 
     p = sub.add_parser("kb", help="query the knowledge base")
     kb = p.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
     q = kb.add_parser("query", help="filter records: \"task = 'digits' and test_accuracy >= 0.97 order by params limit 5\"")
+    q.set_defaults(handler=commands.cmd_kb_query)
     q.add_argument("expression")
     q = kb.add_parser("sql", help="read-only SQL over the knowledge base")
+    q.set_defaults(handler=commands.cmd_kb_sql)
     q.add_argument("statement")
-    kb.add_parser("tasks", help="tasks with their meta-features")
+    kb.add_parser("tasks", help="tasks with their meta-features").set_defaults(handler=commands.cmd_kb_tasks)
     q = kb.add_parser("similar", help="past tasks ranked by similarity to TASK")
+    q.set_defaults(handler=commands.cmd_kb_similar)
     q.add_argument("task")
     q.add_argument("-k", type=int, default=5)
     q = kb.add_parser("best", help="the best models of TASK under a budget")
+    q.set_defaults(handler=commands.cmd_kb_best)
     q.add_argument("task")
     q.add_argument("--max-params", type=int)
     q.add_argument("--max-latency-ms", type=float)
@@ -105,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         _overrides(q)
 
     p = sub.add_parser("export", help="write a chosen architecture as a standalone PyTorch .py plus its weights")
+    p.set_defaults(handler=commands.cmd_export)
     p.add_argument("--out", default="exported", help="output folder (default: ./exported)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--trial", type=int, help="a trial of the study (architecture, freshly initialized)")
@@ -113,14 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     _overrides(p)
 
     p = sub.add_parser("dashboard", help="open optuna-dashboard on 127.0.0.1 for this workspace's study storage")
+    p.set_defaults(handler=commands.cmd_dashboard)
     p.add_argument("--port", type=int, default=8080)
     _overrides(p)
 
     p = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1 for this workspace's store")
+    p.set_defaults(handler=commands.cmd_ui)
     p.add_argument("--port", type=int, default=5000)
     _overrides(p)
 
     p = sub.add_parser("watch", help="retrain and register when DVC-tracked data folders change (champion only if better)")
+    p.set_defaults(handler=commands.cmd_watch)
     p.add_argument("targets", nargs="*", metavar="FOLDER|KEY=VALUE",
                    help="data folders to watch (default: data.path), then Hydra overrides")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between rounds (default 60)")
@@ -130,18 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="data folders")
     data = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     q = data.add_parser("init", help="export a bundled dataset into FOLDER and track it with DVC")
+    q.set_defaults(handler=commands.cmd_data_init)
     q.add_argument("dataset", choices=("digits",))
     q.add_argument("folder")
     q = data.add_parser("check", help="validate a data folder and print its content hash and meta-features as JSON")
+    q.set_defaults(handler=commands.cmd_data_check)
     q.add_argument("folder")
     return parser
 
 
-def _command(args: argparse.Namespace) -> Callable[[argparse.Namespace], Any]:
-    from workflows import commands
+def _show_debug_log() -> None:
+    """``-v``: the workflows' DEBUG records (e.g. why a watch round failed) go to stderr."""
+    import logging
 
-    name = args.command if args.command not in ("kb", "data") else f"{args.command}_{getattr(args, args.command + '_command')}"
-    return getattr(commands, f"cmd_{name}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("nasflow: %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("workflows")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = list(args.overrides) + extra
     from workflows.user_errors import user_errors
 
+    if args.traceback:
+        _show_debug_log()
     try:
-        return int(_command(args)(args) or 0)
+        return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("nasflow: interrupted", file=sys.stderr)
         return 130
     except user_errors() as exc:
+        if args.traceback:
+            traceback.print_exc()
         print(f"nasflow: error: {exc}", file=sys.stderr)
         return 2
 

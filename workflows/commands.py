@@ -80,7 +80,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         if args.trial not in trials:
             raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {args.trial}; pick one of 0..{len(trials) - 1}")
         params, number = dict(trials[args.trial].params), args.trial
-    result = retrain_model(ctx, params)
+    result = retrain_model(ctx, params, not args.no_progress, f"retrain trial {number}")
     if args.model_out:
         from workflows.model_bundle import save_bundle
 
@@ -93,7 +93,10 @@ def cmd_retrain(args: argparse.Namespace) -> int:
               f"retrained trial {number}: test_accuracy {result.metrics['test_accuracy']:.4f}; saved to {args.model_out} "
               f"(register it with: nasflow register --model-dir {args.model_out})")
         return 0
+    from workflows.progress import phase_line
+
     outcome = {"result": result, "registered": register_result(ctx, result, number)}
+    phase_line(f"registered {outcome['registered'].uri} ({outcome['registered'].alias})", not args.no_progress)
     summary = build_summary(ctx, study, outcome, time.perf_counter() - started)
     write_metrics(summary, args.metrics_file)
     print_summary(summary, args.json)
@@ -111,6 +114,15 @@ def cmd_register(args: argparse.Namespace) -> int:
     summary = register_saved(prepare(_cfg(args)), folder)
     write_metrics(summary, args.metrics_file)
     print(json.dumps(summary, indent=2, default=str) if args.json else summary["message"])
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Scaffold a project folder; print what was created and the next steps."""
+    from workflows.init_project import init_project, init_report
+
+    folder = Path(args.folder)
+    print(init_report(folder, init_project(folder)))
     return 0
 
 
@@ -139,7 +151,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _kb(args: argparse.Namespace) -> Any:
     from knowledge_base import KnowledgeBase
-
     from workflows.workspace import Workspace
 
     return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)
@@ -179,15 +190,21 @@ def cmd_kb_best(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start the MLflow UI on 127.0.0.1 for the workspace's tracking store (Ctrl-C stops it)."""
+    from workflows.ports import require_free_port
     from workflows.tracking import ensure_experiment, mlflow_client
     from workflows.workspace import Workspace
 
     ws = Workspace.from_config(_cfg(args))
-    ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
+    if ws.mlflow_uri.startswith(("http://", "https://")):
+        print(f"tracking.uri is a tracking server: its UI is at {ws.mlflow_uri}", file=sys.stderr)
+        return 0
+    require_free_port(args.port, "ui")
+    experiment_id = ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
                "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port),
                "--workers", "1"]
-    print(f"MLflow UI for {ws.mlflow_uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    url = f"http://127.0.0.1:{args.port}/#/experiments/{experiment_id}/runs"  # the runs table, not the overview
+    print(f"MLflow UI for {ws.mlflow_uri} at {url} (Ctrl-C stops it)", file=sys.stderr)
     return serve(command, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")  # no background job runners for browsing
 
 
@@ -212,7 +229,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     executable = shutil.which("optuna-dashboard") or str(Path(sys.executable).parent / "optuna-dashboard")
     if not Path(executable).exists():
         raise WorkflowError("optuna-dashboard is not installed; install it with: pip install 'nasflow[dashboard]'")
-    storage = ws.optuna_url.split("://", 1)[1] if ws.optuna_url.startswith("journal:") else ws.optuna_url
+    from workflows.ports import require_free_port
+
+    require_free_port(args.port, "dashboard")
+    journal = ws.optuna_url.split("://", 1)[1] if ws.optuna_url.startswith("journal:") else None
+    storage = "/" + journal.lstrip("/") if journal is not None else ws.optuna_url
     print(f"optuna-dashboard for {storage} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
     return serve([executable, storage, "--host", "127.0.0.1", "--port", str(args.port)])
 

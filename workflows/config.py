@@ -6,20 +6,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+from workflows.defaults import package_conf
 from workflows.errors import ConfigError
 from workflows.validation import validate_ranges
 
-PACKAGE_CONF = Path(__file__).resolve().parent.parent / "conf"
-
 
 def config_dir(explicit: str | Path | None = None) -> Path:
-    """The config folder: ``explicit``, ``$NASFLOW_CONFIG_DIR``, ``./conf`` or the project's own ``conf/``."""
+    """The config folder: ``explicit``, ``$NASFLOW_CONFIG_DIR``, ``./conf`` or the ``conf/`` nasflow ships."""
     for candidate in (explicit, os.environ.get("NASFLOW_CONFIG_DIR"), Path.cwd() / "conf"):
         if candidate and (Path(candidate) / "config.yaml").is_file():
             return Path(candidate).resolve()
     if explicit:
         raise ConfigError(f"config folder '{explicit}' has no config.yaml; point --config-dir at a nasflow conf/ folder")
-    return PACKAGE_CONF
+    return package_conf()
 
 
 def _explain(exc: BaseException) -> str:

@@ -1,8 +1,11 @@
-"""A rich progress bar for trials and the epochs of the current trial (on stderr)."""
+"""Rich progress bars on stderr: the search's trials and epochs, a retrain's epochs, one line per finished phase.
+
+Each draws only on a terminal and when progress is wanted (``--no-progress`` hides it).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from nas.observer import SearchObserver, TrialResult
 
@@ -40,6 +43,9 @@ class ProgressObserver(SearchObserver):
         info = " ".join(f"{k}={v}" for k, v in self.counts.items() if v)
         self.progress.update(self.trials, advance=1 if result.state != "failed" else 0, info=info)
 
+    def waiting_for(self, numbers: list[int]) -> None:
+        self.progress.update(self.epoch_task, info=f"waiting for trial {', '.join(map(str, numbers))} of another worker")
+
     def search_ended(self, study: Any) -> None:
         self.progress.stop()
 
@@ -56,7 +62,7 @@ class StudyProgress:
                                  TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled)
         self.task: Any = None
 
-    def __enter__(self) -> "StudyProgress":
+    def __enter__(self) -> StudyProgress:
         self.progress.start()
         self.task = self.progress.add_task("trials", total=self.n_trials, info="")
         return self
@@ -71,4 +77,47 @@ class StudyProgress:
 
     def __exit__(self, *_exc: object) -> None:
         self.refresh()
+        self.progress.stop()
+
+
+def _console(enabled: bool) -> Any:
+    """The stderr console, or None when progress is not wanted or stderr is not a terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if enabled and console.is_terminal else None
+
+
+def phase_line(text: str, enabled: bool = True) -> None:
+    """One line on stderr as a phase (registering, exporting, a DVC stage) finishes."""
+    console = _console(enabled)
+    if console is not None:
+        console.print(f"[bold]✓[/bold] {text}", highlight=False)
+
+
+class EpochProgress:
+    """The epochs of one training (a retrain): epoch k/N, the last train loss and the elapsed time."""
+
+    def __init__(self, label: str, epochs: int, enabled: bool = True) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = _console(enabled)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                 console=console, disable=console is None)
+        self.task = self.progress.add_task(label, total=epochs, info="")
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def epoch_ended(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Advance to ``epoch + 1`` and show its train loss."""
+        self.progress.update(self.task, completed=epoch + 1, info=f"loss={metrics.get('train_loss', float('nan')):.4f}")
+
+    def done(self, info: str) -> None:
+        """Show the outcome on the finished bar."""
+        self.progress.update(self.task, info=info)
+
+    def __exit__(self, *_exc: object) -> None:
         self.progress.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -76,35 +76,37 @@ class DataConfig:
 
 @dataclass
 class SpaceConfig:
-    dimensions: Optional[dict[str, Any]] = None
+    dimensions: dict[str, Any] | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class LimitsConfig:
-    max_params: Optional[float] = None
-    max_flops: Optional[float] = None
-    max_latency_ms: Optional[float] = None
-    max_memory_mb: Optional[float] = None
+    max_params: float | None = None
+    max_flops: float | None = None
+    max_latency_ms: float | None = None
+    max_memory_mb: float | None = None
 
 
 @dataclass
 class SearchConfig:
     n_trials: int = 20
-    timeout: Optional[float] = None
+    timeout: float | None = None
     sampler: Sampler = Sampler.local
     proxy: Proxy = Proxy.synflow
     pruner: Pruner = Pruner.median
     seed: int = 0
-    storage: Optional[str] = None
-    study_name: Optional[str] = None
+    storage: str | None = None
+    study_name: str | None = None
     metric: str = "val_accuracy"
     costs: list[Cost] = field(default_factory=list)
     constraints: LimitsConfig = field(default_factory=LimitsConfig)
     select: LimitsConfig = field(default_factory=LimitsConfig)
     workers: int = 1
     threads: int = 0
+    gpus: Any = "auto"
+    workers_per_gpu: Optional[int] = None
     warm_start: WarmStartMode = WarmStartMode.none
     warm_start_k: int = 5
     max_failures: int = 3
@@ -120,19 +122,25 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     schedule: Schedule = Schedule.cosine
+    device: str = "auto"
+    precision: str = "32"
+    channels_last: bool = False
+    compile: bool = False
+    device_data_mb: float = 4096.0
+    augment: Any = "auto"
 
 
 @dataclass
 class TrackingConfig:
-    uri: Optional[str] = None
-    experiment: Optional[str] = None
-    registered_model: Optional[str] = None
+    uri: str | None = None
+    experiment: str | None = None
+    registered_model: str | None = None
     promote_margin: float = 0.0
 
 
 @dataclass
 class KbConfig:
-    url: Optional[str] = None
+    url: str | None = None
 
 
 @dataclass

@@ -17,7 +17,9 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
     from contextlib import nullcontext
 
     from nas.budget import FileLock
+    from nas.device import device_name, resolve_device
     from nas.recovery import worker_id
+    from workflows.pipeline import device_tags
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
 
     # searches started together without a parent (Hydra's launchers) must not both create the stores
@@ -26,6 +28,7 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
         experiment_id = ensure_experiment(client, ctx.ws)
     tags = {"nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data, "nasflow.study": ctx.ws.study_name,
             "nasflow.data_hash": ctx.data.content_hash, "nasflow.worker": worker_id(),
+            **device_tags(device_name(resolve_device(ctx.train_settings.device))),
             **({"mlflow.source.git.commit": ctx.commit} if ctx.commit else {})}
     params = {**{f"train.{k}": v for k, v in ctx.train_settings.as_dict().items()},
               **{f"search.{k}": v for k, v in ctx.search_settings.__dict__.items() if k != "storage"}}
@@ -119,15 +122,34 @@ def _worker_configs(ctx: Any) -> list[Path]:
     return paths
 
 
+def worker_envs(ctx: Any) -> list[dict[str, str]]:
+    """The environment of each worker: this one's, with ``CUDA_VISIBLE_DEVICES`` naming the worker's own GPU
+    (round robin over ``search.gpus``; more workers than GPUs only with ``search.workers_per_gpu``)."""
+    from omegaconf import OmegaConf
+
+    from nas.device import check_workers_per_gpu, visible_gpus, worker_gpu
+
+    s = ctx.cfg.search
+    gpus = visible_gpus(s.gpus if isinstance(s.gpus, str) else list(OmegaConf.to_container(s.gpus)))
+    check_workers_per_gpu(s.workers, gpus, s.workers_per_gpu)
+    envs = []
+    for index in range(s.workers):
+        gpu = worker_gpu(index, gpus)
+        envs.append({**os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})})
+    return envs
+
+
 def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
-    """Run ``search.workers`` processes on one study. They start at once and import what they need while this
-    process creates the stores, experiment and study, then begin together on its start line."""
+    """Run ``search.workers`` processes on one study, each on its own GPU when there are GPUs. They start at once
+    and import what they need while this process creates the stores, experiment and study, then begin together
+    on its start line."""
     from workflows.progress import StudyProgress
     from workflows.worker import START
 
+    envs = worker_envs(ctx)
     workers = [subprocess.Popen([sys.executable, "-m", "workflows.worker", str(path)], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for path in _worker_configs(ctx)]
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+               for path, env in zip(_worker_configs(ctx), envs)]
     try:
         tracker, study = _shared_stores(ctx)
         for worker in workers:

@@ -39,14 +39,20 @@ def print_space(space: Any, title: str) -> None:
 
 
 def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path) -> Path:
-    """Extract the space of ``target`` for the configured data; write ``space/<name>.yaml`` and ``model/<name>.yaml``."""
+    """Extract the space of ``target`` for the configured data; write ``space/<name>.yaml`` and ``model/<name>.yaml``.
+
+    The constructor arguments given as ``+model.args.X=value`` are fixed in the extraction and written to the model YAML.
+    """
+    from omegaconf import OmegaConf
+
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
-
     from workflows.pipeline import load_data
 
-    spec = ModelSpec.parse(target)
+    args = OmegaConf.to_container(cfg.model.args, resolve=True) if cfg.model.get("args") else {}
+    assert isinstance(args, dict)
+    spec = ModelSpec.parse(target, {str(k): v for k, v in args.items()})
     data = load_data(cfg)
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), mode=cfg.model.extract.value)
     name = name or snake_case(spec.class_name)
@@ -59,6 +65,6 @@ def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path
     if not model_path.exists():
         model_path.parent.mkdir(parents=True, exist_ok=True)
         model_path.write_text(yaml.safe_dump({"name": name, "file": str(spec.file), "class_name": spec.class_name,
-                                              "args": {}, "extract": cfg.model.extract.value}, sort_keys=False))
+                                              "args": dict(spec.args), "extract": cfg.model.extract.value}, sort_keys=False))
     print_space(factory.space, f"{spec.class_name}: {len(factory.space)} dimensions → {space_path}")
     return space_path

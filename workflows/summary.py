@@ -14,6 +14,13 @@ def trial_counts(study: Any) -> dict[str, int]:
     return counts
 
 
+def left_running(study: Any) -> list[dict[str, Any]]:
+    """Trials still RUNNING when this worker stopped, with the worker (``host:pid:start``) that runs them."""
+    from nas.recovery import WORKER_ATTR, others_running
+
+    return [{"trial": t.number, "worker": t.user_attrs.get(WORKER_ATTR, "?")} for t in others_running(study)]
+
+
 def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
     """Everything worth printing about a search (and, with ``outcome``, its retrain and registration)."""
     summary: dict[str, Any] = {
@@ -21,6 +28,7 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         "data": ctx.ws.data,
         "study": ctx.ws.study_name,
         "trials": trial_counts(study),
+        "left_running": left_running(study),
         "tracking_uri": ctx.ws.mlflow_uri,
         "optuna_storage": ctx.ws.optuna_url,
         "kb_url": ctx.ws.kb_url,
@@ -67,6 +75,7 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
+        summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin)
     summary["next"] = [
         "nasflow ui",
         f"nasflow kb query \"task = '{ctx.ws.data}' and test_accuracy >= 0.95 order by params limit 5\"",
@@ -77,6 +86,17 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
 def reuse_source(source: object) -> str:
     """Where a reused trial's result came from, in words (a trial number of the same study, or a record)."""
     return f"trial {source} of this study" if isinstance(source, int) else str(source)
+
+
+def decision(registered: Any, test_accuracy: float, margin: float) -> str:
+    """Why the new version got its alias: no champion yet, or both scores on today's test split and the margin."""
+    if registered.previous_champion is None or registered.previous_champion_accuracy is None:
+        return f"{registered.alias}: the first version of {registered.name}"
+    champion = registered.previous_champion_accuracy
+    verdict = "beats" if registered.alias == "champion" else "does not beat"
+    return (f"{registered.alias}: {test_accuracy:.4f} {verdict} champion v{registered.previous_champion} "
+            f"({champion:.4f} on the same test split) by more than the margin {margin:g} "
+            f"(difference {test_accuracy - champion:+.4f})")
 
 
 def write_json(path: str | None, payload: Any) -> None:
@@ -109,7 +129,9 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
     rows = [
         ("best parameters", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in summary.get("best_params", {}).items())),
-        ("trials", ", ".join(f"{k} {v}" for k, v in summary["trials"].items())),
+        ("trials", ", ".join(f"{k} {v}" for k, v in summary["trials"].items() if k != "running")),
+        ("left running", ", ".join(f"trial {r['trial']} of worker {r['worker']} (another worker finishes or, if "
+                                   "that host died, retries it)" for r in summary["left_running"]) or "-"),
         ("pruning", "{pruned} pruned ({infeasible} by constraints), {epochs_saved} epochs saved, {reused} reused"
                     .format(**summary["pruning"])),
         ("reused from", "\n".join(f"trial {n}: {source}" for n, source in summary.get("reused_from", {}).items()) or "-"),
@@ -119,6 +141,7 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
         ("parameters", f"{summary['params']:,}" if "params" in summary else "-"),
         ("wall time", f"{summary['wall_time_s']:.1f} s"),
         ("model URI", f"{summary['model_uri']} ({summary['alias']})" if "model_uri" in summary else "-"),
+        ("decision", summary.get("decision", "-")),
         ("tracking URI", summary["tracking_uri"]),
         ("next", "\n".join(summary["next"])),
     ]

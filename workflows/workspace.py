@@ -31,7 +31,7 @@ class Workspace:
         return self.root / "mlartifacts"
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "Workspace":
+    def from_config(cls, cfg: Any) -> Workspace:
         """Resolve every default (``null`` in ``conf/``) against the workspace folder."""
         root = Path(cfg.workspace).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)

@@ -123,10 +123,10 @@ class _Compiler:
         if kind == "time":
             try:
                 return utc(datetime.fromisoformat(str(value)))
-            except ValueError:
+            except ValueError as exc:
                 example = "'2026-05-01' or '2026-05-01T12:00:00'"
                 message = f"{field.name} needs an ISO date such as {example}, not {value!r}"
-                raise error_at(self.text, pos, message) from None
+                raise error_at(self.text, pos, message) from exc
         return value
 
     def match(self, node: Condition, table: sa.FromClause | None = None) -> tuple[Resolved, sa.ColumnElement[bool]]:
@@ -153,7 +153,8 @@ class _Compiler:
             return ESTIMATE_CAP
         namespace = field.namespace
         rows = sa.select(sa.literal(1)).select_from(namespace.table).where(namespace.key == field.key, match)
-        return self.connection.scalar(sa.select(sa.func.count()).select_from(rows.limit(ESTIMATE_CAP).subquery()))
+        count = self.connection.scalar(sa.select(sa.func.count()).select_from(rows.limit(ESTIMATE_CAP).subquery()))
+        return int(count or 0)
 
     def plan(self, conjuncts: list[Expr], order: tuple[OrderItem, ...]) -> _Plan:
         key_conditions = [

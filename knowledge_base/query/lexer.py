@@ -79,10 +79,10 @@ def tokenize(text: str) -> list[Token]:
             pos += 1
         elif number := _NUMBER.match(text, pos):
             raw = number.group()
-            value: int | float = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            if isinstance(value, int) and abs(value) >= 2**63:
-                value = float(value)  # beyond 64-bit integers: compare as a float
-            tokens.append(Token("NUMBER", value, pos))
+            number_value: int | float = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            if isinstance(number_value, int) and abs(number_value) >= 2**63:
+                number_value = float(number_value)  # beyond 64-bit integers: compare as a float
+            tokens.append(Token("NUMBER", number_value, pos))
             pos = number.end()
         elif name := _NAME.match(text, pos):
             word = name.group()

@@ -18,7 +18,6 @@ from knowledge_base.query.lexer import Token, error_at, tokenize
 MAX_DEPTH = 50
 MAX_CONDITIONS = 200
 MAX_IN_VALUES = 1000
-COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 
 Value = str | int | float | bool
 

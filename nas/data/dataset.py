@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from nas.errors import SplitError
+
 SPLIT_NAMES = ("train", "val", "test", "trainval", "all")
 
 
@@ -51,7 +53,7 @@ class Dataset:
             return torch.arange(len(self.y), dtype=torch.int64)
         if name in ("train", "val", "test"):
             return getattr(self, f"{name}_idx")
-        raise ValueError(f"unknown split {name!r}; use one of {', '.join(SPLIT_NAMES)}")
+        raise SplitError(f"unknown split {name!r}; use one of {', '.join(SPLIT_NAMES)}")
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, y)`` of split ``name`` (see :meth:`indices`)."""

@@ -72,11 +72,11 @@ def _parse_features(
                 raise DataError(f"{where}: missing or NaN value; fill it in or drop the row")
             try:
                 value = float(cell)
-            except ValueError:
+            except ValueError as exc:
                 raise DataError(
                     f"{where}: value {cell!r} is not a number; every feature must be numeric: "
                     "encode it as numbers or drop the column"
-                ) from None
+                ) from exc
             if not np.isfinite(value):
                 raise DataError(f"{where}: value {cell!r} is not finite; replace it with a finite number")
     raise AssertionError("unreachable: a bad cell was expected")  # pragma: no cover

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from nas.errors import NasError
 from nas.layers.graph import describe, module_path
 from nas.layers.modules import CONV_TYPES, input_width_attr, rebuild, resized_for_input
 
@@ -36,7 +37,7 @@ class Adaptation:
         return f"{self.label}: {self.old} -> {self.new} ({self.reason})"
 
 
-class AdaptFailure(Exception):
+class AdaptFailure(NasError):
     """A node failed while running the example; ``node`` is where."""
 
     def __init__(self, gm: fx.GraphModule, node: fx.Node, exc: Exception) -> None:

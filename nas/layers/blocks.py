@@ -139,7 +139,10 @@ def _lone_period(gm: fx.GraphModule, container: str, children: list[str], a: int
 
     Its predecessor changes the shape (so it is not a repeat itself), but the lone segment may repeat or go.
     """
-    path = lambda c: f"{container}.{c}" if container else c
+
+    def path(c: str) -> str:
+        return f"{container}.{c}" if container else c
+
     for p in range(1, MAX_PERIOD + 1):
         if a < p or a + p > len(children):
             break

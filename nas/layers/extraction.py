@@ -49,7 +49,7 @@ def fit_to_data(
             f"{where}: {exc}; nasflow cannot resize this layer for input {'x'.join(map(str, input_shape))} "
             f"with {n_classes} classes. Make its size a constructor argument filled from the data (in_channels, "
             "num_classes, input_size), or replace it with a layer nasflow resizes (Conv*, Linear, norms)"
-        ) from None
+        ) from exc
     return gm, plan
 
 
@@ -134,7 +134,7 @@ def build_layers(
     try:
         plan.apply(gm, params, example_input(input_shape))
     except AdaptFailure as exc:
-        raise ModelFileError(f"{where}: the sample {params} does not fit the data: {exc}; narrow the space") from None
+        raise ModelFileError(f"{where}: the sample {params} does not fit the data: {exc}; narrow the space") from exc
     return gm
 
 

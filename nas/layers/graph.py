@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from nas.errors import NasError
 from nas.layers.modules import type_name
 
 #: Functional dropouts turned into modules (so a traced graph still honours ``model.eval()``).
@@ -22,7 +22,7 @@ FUNCTIONAL_DROPOUT = {
 }
 
 
-class TraceFailure(Exception):
+class TraceFailure(NasError):
     """torch.fx could not trace a model; the message says why in one line."""
 
 
@@ -34,7 +34,7 @@ def trace_graph(model: nn.Module) -> fx.Graph:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TraceFailure(
             f"torch.fx cannot trace {type(model).__name__}.forward ({type(exc).__name__}: {first})"
-        ) from None
+        ) from exc
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
@@ -137,7 +137,3 @@ def shape_of(node: fx.Node) -> tuple[int, ...] | None:
     shape = node.meta.get("nas_shape")
     return shape if isinstance(shape, tuple) else None
 
-
-def fetch(gm: fx.GraphModule, node: fx.Node) -> Any:
-    """The module called by a ``call_module`` node."""
-    return gm.get_submodule(str(node.target))

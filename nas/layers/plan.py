@@ -68,6 +68,15 @@ class LayerPlan:
         run_adaptive(gm, example)
 
 
+def merged_notes(first: list[Adaptation], retry: list[Adaptation]) -> list[Adaptation]:
+    """The first pass's changes (still in the graph) followed by the retry's; a layer changed twice shows first old, last new."""
+    merged = {a.label: a for a in first}
+    for a in retry:
+        earlier = merged.get(a.label)
+        merged[a.label] = a if earlier is None else Adaptation(a.label, earlier.old, a.new, a.reason)
+    return list(merged.values())
+
+
 def analyze(gm: fx.GraphModule, example: torch.Tensor, in_channels: int, n_classes: int,
             sites: bool = True) -> LayerPlan:
     """Fit ``gm`` to the data (in place) and find what can be searched in it: its width groups and, with
@@ -84,7 +93,7 @@ def analyze(gm: fx.GraphModule, example: torch.Tensor, in_channels: int, n_class
         if not same_padding_fix(gm, retry, desc):
             raise
         run_adaptive(gm, example, retry)
-        notes = retry
+        notes = merged_notes(notes, retry)
     groups = width_groups(gm, n_classes=n_classes, in_channels=in_channels)
     retarget = False
     for group in groups:

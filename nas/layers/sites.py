@@ -23,7 +23,10 @@ from nas.space import Dimension
 
 @dataclass
 class Site:
-    """One searchable spot: ``kind`` is ``kernel``, ``dropout`` or ``activation``; ``target`` a module path or node name."""
+    """One searchable spot: ``kind`` is ``kernel``, ``dropout`` or ``activation``.
+
+    ``target`` is a module path or a node name.
+    """
 
     label: str
     kind: str

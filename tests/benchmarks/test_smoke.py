@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import PARTS
+from benchmarks.nb201_table import TABLE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 GROUPS = (("startup",), ("workers",), ("training_speed", "machinery", "kb", "nb201"))
@@ -22,6 +23,9 @@ GROUPS = (("startup",), ("workers",), ("training_speed", "machinery", "kb", "nb2
 
 @pytest.mark.timeout(300)
 def test_every_part_produces_finite_figures(tmp_path: Path) -> None:
+    if not (TABLE_DIR / "cifar10.csv").is_file():
+        pytest.skip(f"no NAS-Bench-201 table at {TABLE_DIR}: put the tables at ../shared/benchmarks/nb201 or set "
+                    "NASFLOW_NB201_DIR to their folder")
     assert sorted(p for group in GROUPS for p in group) == sorted(PARTS)
     runs = []
     for i, group in enumerate(GROUPS):
@@ -41,3 +45,16 @@ def test_every_part_produces_finite_figures(tmp_path: Path) -> None:
             assert math.isfinite(figure["value"]), (name, figure["name"])
             if figure["baseline"] is not None:
                 assert math.isfinite(figure["baseline"]), (name, figure["name"])
+
+
+def test_gpu_part_says_so_without_cuda_and_its_loops_run_on_cpu(tmp_path: Path) -> None:
+    import torch
+
+    from benchmarks.gpu import throughput_figures
+
+    if not torch.cuda.is_available():
+        done = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "gpu", "--results", str(tmp_path)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "no CUDA device" in done.stderr and not any(tmp_path.iterdir())
+    figures = throughput_figures(torch.device("cpu"), n=128, repeats=1)  # the same loops, on the CPU
+    assert len(figures) == 3 and all(math.isfinite(f.value) and f.value > 0 and f.ratio > 0 for f in figures)

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from knowledge_base import EvaluationRecord, KnowledgeBase, TaskRecord
+from knowledge_base.migrate import VERSION_TABLE
 from knowledge_base.schema import metadata
 
 DIGITS_META = {
@@ -58,5 +59,5 @@ def snapshot(kb: KnowledgeBase) -> dict[str, list[tuple]]:
             name: connection.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
             for name, table in metadata.tables.items()
         }
-        tables["alembic_version"] = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        tables[VERSION_TABLE] = connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").all()
     return tables

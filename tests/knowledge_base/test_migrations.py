@@ -8,14 +8,16 @@ import pytest
 import sqlalchemy as sa
 
 from knowledge_base import BackendError, KnowledgeBase
-from knowledge_base.migrate import MIGRATIONS_DIR, head_revision
+from knowledge_base.migrate import MIGRATIONS_DIR, VERSION_TABLE, head_revision
 from knowledge_base.schema import metadata
 from tests.knowledge_base.kb_helpers import evaluation
 
 OLD_ROWS = {
     "tasks": [
         {"id": 1, "name": "digits", "content_hash": "h1", "created_at": "2025-01-01 00:00:00",
-         "meta_json": json.dumps({"n_samples": 1797, "input_shape": [1, 8, 8], "n_classes": 10, "task_type": "classification"})},
+         "meta_json": json.dumps(
+             {"n_samples": 1797, "input_shape": [1, 8, 8], "n_classes": 10, "task_type": "classification"}
+         )},
         {"id": 2, "name": "wine", "content_hash": "h2", "created_at": "2025-01-02 00:00:00", "meta_json": "{}"},
     ],
     "architectures": [
@@ -26,7 +28,8 @@ OLD_ROWS = {
     "arch_params": [{"architecture_id": 1, "label": "conv1.out_channels", "num_value": 32.0, "text_value": None}],
     "evaluations": [
         {"id": 1, "task_id": 1, "architecture_id": 1, "kind": "trial", "state": "complete", "wall_time_s": 2.5,
-         "settings_json": json.dumps({"epochs": 5}), "lineage_json": json.dumps({"trial_number": 0}), "created_at": "2025-01-01 00:00:00"},
+         "settings_json": json.dumps({"epochs": 5}), "lineage_json": json.dumps({"trial_number": 0}),
+         "created_at": "2025-01-01 00:00:00"},
         {"id": 2, "task_id": 2, "architecture_id": 1, "kind": "retrain", "state": "complete", "wall_time_s": 9.0,
          "settings_json": "{}", "lineage_json": "{}", "created_at": "2025-01-02 00:00:00"},
     ],
@@ -110,6 +113,22 @@ def test_unknown_revisions_are_clear_errors(kb_url: str) -> None:
         ):
             kb.upgrade("9999_future")
         with kb.engine.begin() as connection:
-            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+            connection.exec_driver_sql(f"UPDATE {VERSION_TABLE} SET version_num = '0099_from_the_future'")
     with pytest.raises(BackendError, match=r"the database revision '0099_from_the_future' .*install a newer nasflow"):
         KnowledgeBase(kb_url)
+
+
+def test_a_knowledge_base_with_the_legacy_alembic_version_table_moves_to_its_own(kb_url: str) -> None:
+    kb = KnowledgeBase(kb_url, upgrade=False)
+    try:
+        kb.upgrade("0002_query_indexes")
+        kb.record(evaluation(0))
+        with kb.engine.begin() as connection:  # as nasflow wrote it before the KB had its own version table
+            connection.exec_driver_sql(f"ALTER TABLE {VERSION_TABLE} RENAME TO alembic_version")
+        assert kb.revision() is None
+    finally:
+        kb.close()
+    with KnowledgeBase(kb_url) as kb:
+        assert kb.revision() == head_revision()
+        assert len(kb.query("")) == 1
+        assert not sa.inspect(kb.engine).has_table("alembic_version")

@@ -42,7 +42,10 @@ def test_only_allowed_imports_and_small_modules() -> None:
 
 
 def test_import_does_not_load_heavy_frameworks() -> None:
-    code = "import sys, knowledge_base; print(sorted(m for m in ('torch', 'mlflow', 'hydra', 'optuna', 'pandas') if m in sys.modules))"
+    code = (
+        "import sys, knowledge_base; "
+        "print(sorted(m for m in ('torch', 'mlflow', 'hydra', 'optuna', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
     assert out.stdout.strip() == "[]"
 

@@ -97,7 +97,8 @@ def seeds(kb: KnowledgeBase, text: str) -> list[int]:
         ("not (val_accuracy > 0.5 or arch.hidden > 0)", [6]),
         ("arch.conv1.out_channels = true", []),
         (
-            "task = 'digits' and val_accuracy > 0.9 and arch.dropout >= 0.1 and settings.seed >= 3 order by val_accuracy desc",
+            "task = 'digits' and val_accuracy > 0.9 and arch.dropout >= 0.1 and settings.seed >= 3 "
+            "order by val_accuracy desc",
             [7, 5, 4],
         ),
     ],
@@ -110,7 +111,8 @@ def test_filters(filled: KnowledgeBase, text: str, expected: list[int]) -> None:
 def test_result_columns_include_metrics_arch_and_named_fields(filled: KnowledgeBase) -> None:
     result = filled.query("settings.optimizer = 'adam' and lineage.trial_number = 3 and task.n_classes = 10")
     assert result.columns[:12] == [
-        "id", "task", "model", "kind", "state", "fingerprint", "params", "flops", "latency_ms", "device", "wall_time_s", "created_at",
+        "id", "task", "model", "kind", "state", "fingerprint", "params", "flops", "latency_ms", "device",
+        "wall_time_s", "created_at",
     ]  # fmt: skip
     assert result.columns[12:] == [
         "test_accuracy", "val_accuracy", "val_loss",
@@ -135,7 +137,8 @@ def test_dataframe(filled: KnowledgeBase) -> None:
     [
         (
             "tset_accuracy > 0.9",
-            r"position 0: unknown field 'tset_accuracy': nothing recorded under that name; did you mean .*metrics.test_accuracy",
+            r"position 0: unknown field 'tset_accuracy': nothing recorded under that name; "
+            r"did you mean .*metrics.test_accuracy",
         ),
         (
             "conv1.out_channels > 3",

@@ -28,6 +28,20 @@ def hold_lock_forever(path: str) -> None:
         time.sleep(600)
 
 
+def wait_until_locked(path: str, timeout: float = 30.0) -> None:
+    """Return once another process holds the journal's flock (a non-blocking try fails)."""
+    deadline = time.monotonic() + timeout
+    with open(path + ".flock", "a") as probe:
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            time.sleep(0.01)
+    raise AssertionError(f"no process took the lock on {path}.flock within {timeout} s")
+
+
 def test_processes_appending_at_once_lose_and_tear_no_line(tmp_path: Path) -> None:
     path = str(tmp_path / "study.journal")
     LocalJournalFile(path)
@@ -45,13 +59,21 @@ def test_a_writer_killed_while_holding_the_lock_does_not_block_the_next(tmp_path
     LocalJournalFile(path)
     holder = multiprocessing.Process(target=hold_lock_forever, args=(path,))
     holder.start()
-    time.sleep(0.5)
+    wait_until_locked(path)
     os.kill(holder.pid, signal.SIGKILL)
     holder.join(10)
     started = time.monotonic()
     append_many(path, 0, 1)
     assert time.monotonic() - started < 5  # Optuna's symlink lock would wait out its 30 s grace period
     assert [log["i"] for log in JournalFileBackend(path).read_logs(0)] == [0]
+
+
+def test_the_finishing_op_code_is_optunas() -> None:
+    from optuna.storages.journal._storage import JournalOperation
+
+    from nas.journal import _FINISH_OP
+
+    assert JournalOperation(_FINISH_OP) is JournalOperation.SET_TRIAL_STATE_VALUES
 
 
 def test_a_study_in_the_journal_resumes_in_a_new_storage_object(tmp_path: Path) -> None:

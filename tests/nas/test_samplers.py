@@ -183,8 +183,9 @@ class _Data:
 
 def test_run_search_with_the_default_sampler_never_trains_a_configuration_twice() -> None:
     space = SearchSpace({k: MIXED[k] for k in ("channels", "depth", "kernel_size", "hidden", "activation")})
-    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"), DataShape((1, 8, 8), 10),
-                                 space)
+    factory = ConstructorFactory(
+        ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"), DataShape((1, 8, 8), 10), space
+    )
     evaluated: list[dict[str, Any]] = []
 
     def evaluator(model: Any, params: dict[str, Any], settings: Any, on_epoch: Any) -> None:
@@ -202,8 +203,9 @@ def test_run_search_with_the_default_sampler_never_trains_a_configuration_twice(
 
 
 def test_search_proxy_none_gives_the_sampler_no_score() -> None:
-    factory = ConstructorFactory(ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"),
-                                 DataShape((1, 8, 8), 10))
+    factory = ConstructorFactory(
+        ModelSpec(REPO / "examples/models/digits_cnn.py", "DigitsCNN"), DataShape((1, 8, 8), 10)
+    )
     settings = SearchSettings(n_trials=2, sampler="local", proxy="none", pruner="none")
 
     def evaluator(model: Any, params: dict[str, Any], settings: Any, on_epoch: Any) -> None:

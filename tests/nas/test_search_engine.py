@@ -36,7 +36,9 @@ def factory(digits) -> ConstructorFactory:
 def test_violating_configurations_never_reach_training(factory, digits) -> None:
     limit = 6000
     recorder = Recorder()
-    settings = SearchSettings(n_trials=10, sampler="random", pruner="none", seed=2, constraints=Constraints(max_params=limit))
+    settings = SearchSettings(
+        n_trials=10, sampler="random", pruner="none", seed=2, constraints=Constraints(max_params=limit)
+    )
     study = run_search(factory, digits, TrainSettings(epochs=1), settings, recorder)
     violating = [r for r in recorder.results if r.cost.params > limit]
     assert violating, "the random sampler draws some models above 6,000 parameters"
@@ -71,8 +73,9 @@ def test_known_architecture_is_reused_not_trained_again(factory, digits) -> None
     tiny = SearchSpace({"depth": Dimension("int", low=1, high=2, default=1)})
     factory.space = tiny
     recorder = Recorder()
-    study = run_search(factory, digits, TrainSettings(epochs=1), SearchSettings(n_trials=6, sampler="random", pruner="none"),
-                       recorder)
+    study = run_search(
+        factory, digits, TrainSettings(epochs=1), SearchSettings(n_trials=6, sampler="random", pruner="none"), recorder
+    )
     reused = [r for r in recorder.results if r.state == "reused"]
     assert len(recorder.trained) == 2 and len(reused) == 4  # two architectures exist; each is trained once
     for result in reused:
@@ -86,8 +89,13 @@ def test_a_dead_workers_trial_is_failed_and_retried_once_with_its_params(tmp_pat
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     study = open_study(SearchSettings(storage=storage, study_name="orphans"))
-    dead = subprocess.run([sys.executable, "-c", "from nas.recovery import worker_id; print(worker_id())"],
-                          capture_output=True, text=True, check=True, cwd=REPO).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "from nas.recovery import worker_id; print(worker_id())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.strip()
     orphan = study.ask({"depth": optuna.distributions.IntDistribution(1, 3)})
     orphan.set_user_attr("worker", dead)
     alive = study.ask({"depth": optuna.distributions.IntDistribution(1, 3)})
@@ -111,8 +119,10 @@ def test_directions_of_an_existing_study_must_match(tmp_path: Path) -> None:
         open_study(SearchSettings(sampler="cmaes", costs=("params",)))
 
 
-@pytest.mark.parametrize("sampler, pruner", [("tpe", "hyperband"), ("random", "successive_halving"), ("gp", "median"),
-                                             ("cmaes", "none"), ("nsga2", "median")])
+@pytest.mark.parametrize(
+    "sampler, pruner",
+    [("tpe", "hyperband"), ("random", "successive_halving"), ("gp", "median"), ("cmaes", "none"), ("nsga2", "median")],
+)
 def test_every_sampler_and_pruner_runs_seeded(factory, digits, sampler: str, pruner: str) -> None:
     settings = SearchSettings(n_trials=3, sampler=sampler, pruner=pruner, seed=7)
     runs = [run_search(factory, digits, TrainSettings(epochs=1), settings) for _ in range(2)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -113,10 +114,8 @@ def test_two_workers_share_one_postgresql_study(nasflow, digits_folder: Path) ->
         assert summary["trials"] == {"complete": sum(t.state.name == "COMPLETE" for t in study.trials),
                                      **({"pruned": n} if (n := sum(t.state.name == "PRUNED" for t in study.trials)) else {})}
     finally:
-        try:
+        with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=study_name, storage=url.replace("postgresql://", "postgresql+psycopg://"))
-        except KeyError:
-            pass
 
 
 def test_hydra_joblib_launcher_runs_workers_on_one_study(workspace: Path, digits_folder: Path) -> None:
@@ -147,3 +146,20 @@ def test_a_worker_whose_parent_ends_before_the_start_line_leaves_the_workspace_u
                           input="", capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert not (workspace / "ws").exists()
+
+
+def test_a_worker_that_stops_beside_another_hosts_running_trial_says_so(
+        nasflow, workspace: Path, digits_folder: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflows.summary import print_summary
+
+    workspace.mkdir(parents=True)
+    study = optuna.create_study(study_name=STUDY, storage=make_storage(f"journal:///{workspace / 'optuna.journal'}"),
+                                direction="maximize")
+    study.ask().set_user_attr("worker", "other-host:4242:1")  # a journal keeps no heartbeat: alive, for all we know
+    summary = summary_of(nasflow("search", "--json", "--no-progress", f"data.path={digits_folder}", "search.n_trials=1"))
+    assert summary["left_running"] == [{"trial": 0, "worker": "other-host:4242:1"}]
+    monkeypatch.setenv("COLUMNS", "400")
+    print_summary(summary)
+    out = capsys.readouterr().out
+    assert "trial 0 of worker other-host:4242:1" in out and "running 1" not in out

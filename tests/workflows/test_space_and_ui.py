@@ -70,3 +70,39 @@ def test_ui_serves_the_workspace_store_on_localhost(workspace: Path) -> None:
         proc.wait(timeout=60)
     leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "stopping `nasflow ui` must stop the MLflow server it started"
+
+
+REQUIRED_ARG_MODEL = '''
+import torch.nn as nn
+
+
+class NeuralNet(nn.Module):
+    def __init__(self, input_size, hidden_size, num_classes):
+        super().__init__()
+        self.flat = nn.Flatten()
+        self.fc1 = nn.Linear(input_size, hidden_size)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x):
+        return self.fc2(self.relu(self.fc1(self.flat(x))))
+'''
+
+
+def test_space_honours_model_args_and_writes_them(nasflow, conf_copy: Path, digits_folder: Path, tmp_path: Path) -> None:
+    model_file = tmp_path / "tutorial_mlp.py"
+    model_file.write_text(REQUIRED_ARG_MODEL)
+    target = f"{model_file}:NeuralNet"
+    missing = nasflow("space", target, f"data.path={digits_folder}", NASFLOW_CONFIG_DIR=str(conf_copy))
+    assert missing.returncode == 2 and "'hidden_size' has neither a default nor a type" in missing.stderr
+    assert "+model.args.hidden_size=<value>" in missing.stderr  # the hint is what the CLI accepts
+
+    proc = nasflow("space", target, "--name", "mlp", f"data.path={digits_folder}", "+model.args.hidden_size=12",
+                   NASFLOW_CONFIG_DIR=str(conf_copy))
+    assert proc.returncode == 0, proc.stderr
+    model_conf = yaml.safe_load((conf_copy / "model" / "mlp.yaml").read_text())
+    assert model_conf["args"] == {"hidden_size": 12}
+    summary = summary_of(nasflow("search", "--json", "--no-progress", "model=mlp", "search.n_trials=2",
+                                 "train.epochs=1", f"data.path={digits_folder}", NASFLOW_CONFIG_DIR=str(conf_copy)))
+    study = load_study(study_name=summary["study"], storage=make_storage(summary["optuna_storage"]))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]

@@ -22,7 +22,7 @@ def test_grayscale_image_folder_loads_as_n_1_h_w_in_unit_range(image_folder):
     assert ds.y.tolist() == [0] * 6 + [1] * 4
     assert ds.sample_ids[0] == "cat/img_000.png" and ds.sample_ids[-1] == "dog/img_003.png"
     assert torch.allclose(ds.x[5], torch.full((1, 4, 6), 50 / 255))
-    assert 0.0 <= ds.x.min() and ds.x.max() <= 1.0
+    assert ds.x.min() >= 0.0 and ds.x.max() <= 1.0
 
 
 def test_mixed_gray_and_color_images_become_rgb(tmp_path, write_image):

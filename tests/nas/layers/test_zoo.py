@@ -10,6 +10,7 @@ import torch
 
 from nas.errors import ModelFileError
 from nas.extract import make_factory
+from nas.factory import DataShape
 from nas.fingerprint import fingerprint
 from tests.nas.layers.zoo_cases import CASES, DIGITS, IMAGES, TABLE, Case, batch, case, digits_batch, train_step
 
@@ -72,6 +73,9 @@ def test_hard_coded_view_and_unpadded_kernels_are_fitted_to_small_input() -> Non
     notes = make_factory(case("zoo_functional").spec, DIGITS).space.notes
     assert "conv2.padding: 0 -> 2 (input 1x8x8 too small for unpadded kernels)" in notes
     assert "forward.view: view(-1, 400) -> flatten(x, 1) (flatten size for input 1x8x8)" in notes
+    rgb = make_factory(case("zoo_functional").spec, DataShape((3, 8, 8), 10)).space.notes
+    # the first pass's changes stay noted when the same-padding retry runs
+    assert "conv1.in_channels: 1 -> 3 (data)" in rgb and "conv2.padding: 0 -> 2 (input 3x8x8 too small for unpadded kernels)" in rgb
 
 
 def test_residual_widths_are_tied_and_blocks_have_depths() -> None:

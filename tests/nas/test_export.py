@@ -13,6 +13,7 @@ import torch
 
 from nas.export import ExportError, export_standalone, load_exported
 from nas.extract import make_factory
+from tests.nas.layers.conftest import one_thread  # noqa: F401 - the same one-thread fixture as the layer tests
 from tests.nas.layers.zoo_cases import CASES, DIGITS, NB201, Case, batch, case, train_step
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

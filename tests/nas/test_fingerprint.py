@@ -9,10 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.nb201_count import all_cells, benchmark_key, fingerprints, reference_key
 from nas.extract import make_factory
 from nas.fingerprint import fingerprint
 from nas.model_file import ModelSpec
-from tests.nas.layers.nb201_count import all_cells, benchmark_key, fingerprints, reference_key
+from tests.nas.layers.conftest import one_thread  # noqa: F401 - the same one-thread fixture as the layer tests
 from tests.nas.layers.zoo_cases import DIGITS, IMAGES, NB201, batch, case
 
 X = torch.randn(2, 3, 8, 8)

@@ -2,7 +2,7 @@
 
 ``count_distinct()`` builds every one of the 15,625 cells of ``examples/models/nb201_cell.py`` (with a tiny
 channel count; fingerprints do not depend on widths being large) and counts distinct fingerprints. Run it as
-``python -m tests.nas.layers.nb201_count`` (a few minutes on two cores). ``reference_key`` is the function
+``python -m benchmarks.nb201_count`` (a few minutes on two cores). ``reference_key`` is the function
 identity the fingerprint should reproduce, written directly on the cell's operations: a ``none`` edge or an
 edge whose input is zero adds nothing (except a conv edge, whose affine BatchNorm turns a zero input into its
 learned shift), ``skip_connect`` passes its input through, sums are unordered.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 MODEL_FILE = REPO / "examples" / "models" / "nb201_cell.py"
 
 

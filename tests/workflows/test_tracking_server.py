@@ -1,0 +1,51 @@
+"""The tracking-server path: ``tracking.uri=http://…`` of an ``mlflow server`` (PostgreSQL backend store,
+artifacts served by the server), no local mlflow.db."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.workflows.conftest import summary_of
+from tests.workflows.test_resume_and_workers import postgres_url
+from tests.workflows.tracking_server import mlflow_server, postgres_database
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One ``mlflow server`` for the test session, stopped (and its database dropped) afterwards."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with postgres_database(postgres_url()) as store, mlflow_server(store, folder / "artifacts", folder / "server.log") as uri:
+        yield uri
+
+
+def test_run_and_export_through_a_tracking_server(nasflow, workspace: Path, digits_folder: Path, tracking_server: str,
+                                                  tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    args = [f"data.path={digits_folder}", f"tracking.uri={tracking_server}"]
+    summary = summary_of(nasflow("run", "--json", "--no-progress", "+experiment=quick", "search.n_trials=2",
+                                 "train.epochs=1", *args))
+    assert summary["tracking_uri"] == tracking_server and summary["version"] == "1"
+    assert not (workspace / "mlflow.db").exists()
+    client = MlflowClient(tracking_server, registry_uri=tracking_server)
+    experiment = client.get_experiment_by_name(f"nasflow-{summary['study']}")
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    trials = sorted(int(r.data.tags["nasflow.trial"]) for r in runs if r.data.tags.get("nasflow.kind") == "trial")
+    assert trials == [0, 1] and all(r.info.status != "RUNNING" for r in runs)
+    champion = client.get_model_version_by_alias(summary["registered_model"], "champion")
+    assert champion.version == "1"
+    proc = nasflow("export", "--out", str(tmp_path / "out"), *args)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["params"] == summary["best_params"] and Path(report["weights"]).is_file()
+
+
+def test_ui_points_at_the_tracking_server_instead_of_starting_one(nasflow) -> None:
+    proc = nasflow("ui", "tracking.uri=http://127.0.0.1:9")
+    assert proc.returncode == 0 and "its UI is at http://127.0.0.1:9" in proc.stderr
