@@ -106,7 +106,7 @@ class SearchConfig:
     workers: int = 1
     threads: int = 0
     gpus: Any = "auto"
-    workers_per_gpu: Optional[int] = None
+    workers_per_gpu: int | None = None
     warm_start: WarmStartMode = WarmStartMode.none
     warm_start_k: int = 5
     max_failures: int = 3
