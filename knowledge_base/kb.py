@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -187,7 +187,9 @@ class KnowledgeBase:
         maximize: bool = True,
         limit: int | None = 10,
     ) -> QueryResult:
-        """The best complete evaluations of a task by `metric` within a budget, best first."""
+        """The best complete evaluations of a task by `metric` within a budget, best first (an unknown task
+        raises, naming the known ones)."""
+        self.task(task_name)
         budget = {"params": max_params, "latency_ms": max_latency_ms}
         with self._connect() as connection:
             return advice.best(connection, task_name, budget, metric, kind=kind, maximize=maximize, limit=limit)
@@ -228,9 +230,11 @@ class KnowledgeBase:
         return [start.params for start in self.warm_start(task_meta, model_name, k, exclude_hash, **options)]
 
     def lookup_fingerprint(
-        self, content_hash: str, fingerprint: str, model_name: str, *, kind: str | None = "trial"
+        self, content_hash: str, fingerprint: str, model_name: str, *, kind: str | None = "trial",
+        settings: Mapping[str, Any] | None = None,
     ) -> EvaluationRecord | None:
-        """The newest complete evaluation of this architecture on data with this content hash, for reuse."""
+        """The newest complete evaluation of this architecture on data with this content hash, for reuse;
+        with ``settings``, only one trained with exactly these training settings."""
         where = sa.and_(
             tasks.c.content_hash == content_hash,
             architectures.c.model_name == model_name,
@@ -240,5 +244,6 @@ class KnowledgeBase:
             evaluations.c.kind == kind if kind is not None else sa.true(),
         )
         with self._connect() as connection:
-            found = load_evaluations(connection, where, limit=1)
-        return found[0] if found else None
+            found = load_evaluations(connection, where, limit=1 if settings is None else None)
+        matching = [r for r in found if settings is None or r.settings == dict(settings)]
+        return matching[0] if matching else None

@@ -14,6 +14,7 @@ from nas.errors import (
     ModelFileError,
     NasError,
     SearchError,
+    SettingsError,
     SpaceError,
     SplitError,
     TrainSettingsError,
@@ -27,7 +28,7 @@ from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
 from nas.samplers import LocalSearchSampler
-from nas.search import Evaluator, TrainingEvaluator, fingerprint_key, params_key, run_search
+from nas.search import Evaluator, Reused, TrainingEvaluator, fingerprint_key, params_key, run_search, settings_key
 from nas.selection import best_params, pareto_front, pruning_report, select_trial
 from nas.space import Dimension, SearchSpace
 from nas.study import SearchSettings, open_study
@@ -53,7 +54,9 @@ __all__ = [
     "NasError",
     "Observers",
     "RetrainResult",
+    "Reused",
     "SearchError",
+    "SettingsError",
     "SearchObserver",
     "SearchSettings",
     "SearchSpace",
@@ -85,6 +88,7 @@ __all__ = [
     "retrain",
     "run_search",
     "select_trial",
+    "settings_key",
     "synflow",
     "train",
 ]

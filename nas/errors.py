@@ -33,3 +33,7 @@ class BudgetError(SearchError, ValueError):
 
 class SplitError(DataError, ValueError):
     """A data split is asked for by an unknown name. Still a ``ValueError`` for old callers."""
+
+
+class SettingsError(NasError):
+    """A training or search setting is outside its allowed range."""

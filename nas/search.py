@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
@@ -14,6 +15,7 @@ from nas.constraints import COST_ATTR
 from nas.cost import measure_cost
 from nas.errors import NasError
 from nas.factory import ModelFactory
+from nas.failures import FailureStreak
 from nas.observer import SearchObserver, TrialResult
 from nas.proxy import make_score
 from nas.recovery import (
@@ -32,8 +34,22 @@ if TYPE_CHECKING:
     from nas.samplers import Score
 
 ArchKey = Callable[[Any, torch.Tensor, dict[str, Any]], str]
-Reuse = Callable[[str], "dict[str, float] | None"]
+Reuse = Callable[[str], "Reused | dict[str, float] | None"]
 EpochHook = Callable[[int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Reused:
+    """A recorded result found for an architecture key: its metrics and where they came from."""
+
+    metrics: dict[str, float]
+    source: str = "knowledge base"
+
+
+def settings_key(settings: TrainSettings) -> str:
+    """A hash of every training setting (epochs, rate, batch, optimizer, schedule, decay, seed, ...): results
+    are reused only between trials trained the same way."""
+    return hashlib.sha256(json.dumps(settings.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class SplitData(Protocol):
@@ -96,6 +112,7 @@ class _Objective:
         self.arch_key, self.evaluator, self.reuse = arch_key, evaluator, reuse
         self.example = example_batch(data, train_settings)
         self.worker = worker_id()
+        self.train_key = settings_key(train_settings)
 
     def _values(self, metrics: dict[str, float], cost: dict[str, Any]) -> float | tuple[float, ...]:
         if not self.settings.multi_objective:
@@ -103,12 +120,14 @@ class _Objective:
         return (metrics[self.settings.metric], *(float(cost[c]) for c in self.settings.costs))
 
     def _known(self, trial: Any, key: str) -> Any:
-        """Another trial of the study with the same architecture key (completed first, then running), if any."""
+        """Another trial of the study with the same architecture key and training settings (completed first,
+        then running), if any."""
         from optuna.trial import TrialState
 
         for state in (TrialState.COMPLETE, TrialState.RUNNING):
             for other in trial.study.get_trials(deepcopy=False, states=(state,)):
-                if other.number != trial.number and other.user_attrs.get("arch_key") == key:
+                if other.number != trial.number and other.user_attrs.get("arch_key") == key \
+                        and other.user_attrs.get("train_key") == self.train_key:
                     return other
         return None
 
@@ -148,11 +167,13 @@ class _Objective:
                 raise optuna.TrialPruned(result.error)
             key = self.arch_key(model, example, params)
             trial.set_user_attr("arch_key", key)
+            trial.set_user_attr("train_key", self.train_key)
             result.fingerprint = key if is_fingerprint(key) else None
-            recorded = self.reuse(key) if self.reuse is not None else None
-            if recorded is not None and self.settings.metric in recorded:
-                result.state, result.metrics = "reused", dict(recorded)
-                trial.set_user_attr("reused_from", "knowledge base")
+            found = self.reuse(key) if self.reuse is not None else None
+            recorded = Reused(dict(found)) if isinstance(found, dict) else found
+            if recorded is not None and self.settings.metric in recorded.metrics:
+                result.state, result.metrics = "reused", dict(recorded.metrics)
+                trial.set_user_attr("reused_from", recorded.source)
                 trial.set_user_attr("metrics", result.metrics)
                 return self._values(result.metrics, cost)
             known = self._known(trial, key)
@@ -191,7 +212,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
-    budget is never overshot. Trials of dead workers are failed and retried once (other hosts: when their
+    budget is never overshot; ``settings.max_failures`` trials in a row failing with the same error stop
+    the search with :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are failed and retried once (other hosts: when their
     storage heartbeat goes stale, which a worker finding the budget claimed but unfinished waits for); the
     first trial of a new study is the model's own default configuration, followed by the ``warm_start``
     configurations (clipped into the space); an architecture already evaluated (in the study, or known to
@@ -201,7 +223,10 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     """
     from nas.budget import budget_lock, claimed_trials
 
+    from nas.forward_check import check_forward
+
     observer = observer or SearchObserver()
+    check_forward(factory, example_batch(data, train_settings))
     if score is None:
         score = make_score(settings.proxy, factory.build, example_batch(data, train_settings))
     study = open_study(settings, score)
@@ -216,10 +241,14 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     objective = _Objective(factory, data, train_settings, settings, observer, arch_key,
                            evaluator or TrainingEvaluator(data), reuse)
 
+    ran: list[int] = []
+
     def claimed_then_run(trial: Any) -> Any:
+        ran.append(trial.number)
         lock.release()  # the trial exists now: it holds its place in the budget
         return objective(trial)
 
+    streak = FailureStreak(settings.max_failures)
     started = time.monotonic()
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         lock.acquire()
@@ -232,8 +261,10 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
                 time.sleep(WAIT_POLL_S)  # until the others' trials end or their heartbeat goes stale
             continue
         try:
-            study.optimize(claimed_then_run, n_trials=1, catch=(NasError, RuntimeError, ValueError))
+            study.optimize(claimed_then_run, n_trials=1, catch=(Exception,))
         finally:
             lock.release()
+        if ran:
+            streak.record(study.get_trials(deepcopy=False)[ran.pop()])
     observer.search_ended(study)
     return study

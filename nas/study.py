@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.constraints import Constraints
 from nas.errors import SearchError
+from nas.failures import DEFAULT_MAX_FAILURES
 
 if TYPE_CHECKING:
     from nas.samplers import Score
@@ -34,6 +35,12 @@ class SearchSettings:
     costs: tuple[str, ...] = ()
     constraints: Constraints = field(default_factory=Constraints)
     select: Constraints = field(default_factory=Constraints)
+    max_failures: int = DEFAULT_MAX_FAILURES
+
+    def __post_init__(self) -> None:
+        from nas.limits import SEARCH_LIMITS, check_limits
+
+        check_limits(self.__dict__, SEARCH_LIMITS, "SearchSettings.")
 
     @property
     def multi_objective(self) -> bool:

@@ -37,6 +37,11 @@ class TrainSettings:
     device_data_mb: float = 4096.0
     augment: str = "none"
 
+    def __post_init__(self) -> None:
+        from nas.limits import TRAIN_LIMITS, check_limits
+
+        check_limits(self.__dict__, TRAIN_LIMITS, "TrainSettings.")
+
     def as_dict(self) -> dict[str, float | int | str]:
         """The settings as a flat mapping (for logging)."""
         return dict(self.__dict__)

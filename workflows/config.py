@@ -8,6 +8,7 @@ from typing import Any
 
 from workflows.defaults import package_conf
 from workflows.errors import ConfigError
+from workflows.validation import validate_ranges
 
 
 def config_dir(explicit: str | Path | None = None) -> Path:
@@ -53,6 +54,7 @@ def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
     except Exception as exc:  # Hydra and OmegaConf raise many types; all are the user's config
         hint = "check the override syntax (key=value, +key=value for new keys) and the values against conf/"
         raise ConfigError(f"bad config or override ({_explain(exc)}); {hint}") from None
+    validate_ranges(cfg)
     return cfg
 
 
@@ -80,6 +82,7 @@ def load_config_file(path: str | Path) -> Any:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"params file '{path}' lacks {', '.join(missing)}; {fix}")
+    validate_ranges(cfg)
     return cfg
 
 

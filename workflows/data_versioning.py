@@ -117,6 +117,19 @@ def track_folder(folder: Path) -> str:
     return dvc_hash(folder)
 
 
+def track_and_report(folder: Path) -> tuple[str, str | None]:
+    """:func:`track_folder`, plus a note naming the files ``dvc add`` created when DVC did not track ``folder`` yet."""
+    resolved = folder.resolve()
+    dvc_file, gitignore = resolved.with_name(resolved.name + ".dvc"), resolved.parent / ".gitignore"
+    before = {path: path.exists() for path in (dvc_file, gitignore)}
+    hash_ = track_folder(folder)
+    if before[dvc_file]:
+        return hash_, None
+    made = [str(p) for p in (dvc_file, gitignore) if p.exists() and not before[p]]
+    changed = [] if not before[gitignore] else [f"{gitignore} (entry added)"]
+    return hash_, f"started tracking '{folder}' with DVC: wrote {', '.join(made + changed)}; commit them with git"
+
+
 def dvc_hash(folder: Path) -> str:
     """DVC's hash of ``folder`` as recorded in ``<folder>.dvc`` (``md5`` of the directory listing, ``….dir``)."""
     dvc_file = folder.resolve().with_name(folder.resolve().name + ".dvc")

@@ -49,8 +49,9 @@ def load_space(cfg: Any) -> Any:
 
 
 def load_data(cfg: Any) -> Any:
-    """The data folder named by ``cfg.data``."""
+    """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy."""
     from nas.data import load_data_folder
+    from nas.data.splits import check_measurable
 
     path = Path(cfg.data.path)
     if not path.exists():
@@ -58,7 +59,10 @@ def load_data(cfg: Any) -> Any:
             f"data folder '{path}' does not exist; create it with 'nasflow data init digits {path}' "
             "or point data.path at your data"
         )
-    return load_data_folder(path, name=cfg.data.name)
+    data = load_data_folder(path, name=cfg.data.name)
+    check_measurable({name: len(getattr(data, f"{name}_idx")) for name in ("train", "val", "test")},
+                     data.n_classes, str(path))
+    return data
 
 
 def search_settings(cfg: Any, ws: Workspace) -> Any:
@@ -74,7 +78,7 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
         seed=s.seed, storage=ws.optuna_url, study_name=ws.study_name, metric=s.metric,
         costs=tuple(c.value for c in s.costs),
         constraints=Constraints(**OmegaConf.to_container(s.constraints)),
-        select=Constraints(**OmegaConf.to_container(s.select)),
+        select=Constraints(**OmegaConf.to_container(s.select)), max_failures=s.max_failures,
     )
 
 
@@ -130,8 +134,8 @@ def prepare(cfg: Any) -> RunContext:
     settings = train_settings(cfg)
     if cfg.search.threads > 0:
         torch.set_num_threads(cfg.search.threads)
+    data = load_data(cfg)  # before the workspace: bad data writes nothing
     ws = Workspace.from_config(cfg)
-    data = load_data(cfg)
     spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     if settings.augment == "auto":
@@ -193,23 +197,31 @@ def test_split_tags(ctx: RunContext) -> dict[str, str]:
 
 def register_result(ctx: RunContext, result: Any, trial_number: int | None,
                     extra_tags: dict[str, str] | None = None) -> Any:
-    """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB."""
+    """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB;
+    a model whose bytes a version already holds (tag ``model_hash``) is not registered again: that version
+    is returned, ``already_registered``."""
     import mlflow
 
     from knowledge_base import EvaluationRecord
     from workflows.kb_records import kb_cost, task_record
-    from workflows.registry import log_torch_model, register_version
+    from workflows.registry import MODEL_HASH_TAG, log_torch_model, model_hash, register_version, version_holding
+    from nas.recovery import worker_id
     from workflows.tracking import ensure_experiment, mlflow_client
 
     params, settings = dict(result.params), result.settings
     client = mlflow_client(ctx.ws)
     experiment_id = ensure_experiment(client, ctx.ws)
+    hash_ = model_hash(result.model)
+    existing = version_holding(client, ctx.ws.registered_model, hash_)
+    if existing is not None:  # the same bytes (a deterministic rerun, a restored bundle): name that version
+        return existing
     mlflow.set_tracking_uri(ctx.ws.mlflow_uri)
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
             "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash,
-            **device_tags(result.cost.device)}
+            **device_tags(result.cost.device),
+            "nasflow.worker": worker_id()}  # a run left RUNNING by a killed process is failed by the next start
     name = f"retrain {ctx.ws.model} trial {trial_number}" if trial_number is not None else f"retrain {ctx.ws.model}"
     with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
         mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
@@ -221,6 +233,7 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
                         **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **test_split_tags(ctx),
+                        MODEL_HASH_TAG: hash_,
                         **(extra_tags or {})}
         registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
                                       version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)

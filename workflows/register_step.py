@@ -11,34 +11,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-MODEL_HASH_TAG = "model_hash"
-
 
 def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
     """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
     from workflows.model_bundle import load_bundle
     from workflows.pipeline import register_result
+    from workflows.registry import MODEL_HASH_TAG, model_hash, version_holding
     from workflows.tracking import mlflow_client
 
     saved = load_bundle(folder, ctx)
     result, name = saved.result, ctx.ws.registered_model
+    hash_ = model_hash(result.model)  # the weights' hash, as every registering path tags it
     client = mlflow_client(ctx.ws)
     summary: dict[str, Any] = {
-        "registered_model": name, "model_hash": saved.model_hash, "data_hash": ctx.data.content_hash,
+        "registered_model": name, "model_hash": hash_, "data_hash": ctx.data.content_hash,
         "dvc_hash": ctx.lineage["dvc_hash"], "trial": saved.trial_number, "test_accuracy": result.metrics["test_accuracy"],
         "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "params": result.cost.params,
         "flops": result.cost.flops,
     }
-    existing = sorted((v for v in client.search_model_versions(f"name='{name}' and tags.{MODEL_HASH_TAG}='{saved.model_hash}'")),
-                      key=lambda v: int(v.version))
-    if existing:
-        version = existing[0]
-        aliases = client.get_model_version(name, version.version).aliases
-        return {**summary, "status": "matched", "version": str(version.version), "alias": ",".join(aliases) or "none",
-                "model_uri": f"models:/{name}/{version.version}",
-                "message": f"this model ({saved.model_hash[:12]}) is already version {version.version} of '{name}'; "
+    existing = version_holding(client, name, hash_)
+    if existing is not None:
+        return {**summary, "status": "matched", "version": existing.version, "alias": existing.alias,
+                "model_uri": existing.uri,
+                "message": f"this model ({hash_[:12]}) is already version {existing.version} of '{name}'; "
                            "no new version registered"}
-    registered = register_result(ctx, result, saved.trial_number, {MODEL_HASH_TAG: saved.model_hash})
+    registered = register_result(ctx, result, saved.trial_number, {MODEL_HASH_TAG: hash_})
     summary.update(status="registered", version=registered.version, alias=registered.alias, model_uri=registered.uri,
                    message=f"registered version {registered.version} of '{name}' as {registered.alias}")
     if registered.previous_champion is not None:

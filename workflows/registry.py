@@ -25,6 +25,7 @@ class RegisteredVersion:
     serialization_format: str
     previous_champion: str | None = None
     previous_champion_accuracy: float | None = None
+    already_registered: bool = False  # the same model bytes were registered before: this names that version
 
     @property
     def uri(self) -> str:
@@ -43,7 +44,7 @@ def log_torch_model(model: Any, example: Any, model_file: Path) -> tuple[Any, st
     import torch
 
     requirements = [f"torch=={torch.__version__.split('+')[0]}"]
-    example_np = example[:2].numpy()  # batch >= 2 so the exported batch dimension stays dynamic
+    example_np = example[:1].repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2 keeps it dynamic
     try:
         info = mlflow.pytorch.log_model(model, name="model", input_example=example_np,
                                         pip_requirements=requirements, serialization_format="pt2")
@@ -53,6 +54,39 @@ def log_torch_model(model: Any, example: Any, model_file: Path) -> tuple[Any, st
         info = mlflow.pytorch.log_model(model, name="model", input_example=example_np, pip_requirements=requirements,
                                         serialization_format="pickle", code_paths=[str(model_file)])
         return info, "pickle"
+
+
+MODEL_HASH_TAG = "model_hash"
+
+
+def model_hash(model: Any) -> str:
+    """SHA-256 of a model's state (names, dtypes, shapes and bytes of every tensor): one model, one hash."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for key, tensor in model.state_dict().items():
+        value = tensor.detach().cpu().contiguous()
+        digest.update(f"{key}:{value.dtype}:{tuple(value.shape)}".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def version_holding(client: Any, name: str, hash_: str) -> RegisteredVersion | None:
+    """The first version of ``name`` tagged with ``hash_`` (the same model bytes), if any."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(f"name='{name}' and tags.{MODEL_HASH_TAG}='{hash_}'")
+    except MlflowException:  # no such registered model yet
+        return None
+    if not found:
+        return None
+    first = min(found, key=lambda v: int(v.version))
+    aliases = client.get_model_version(name, first.version).aliases
+    return RegisteredVersion(name, str(first.version), aliases[0] if aliases else "none", first.run_id,
+                             first.tags.get("serialization_format", "pt2"), already_registered=True)
 
 
 def current_champion(client: Any, name: str) -> Any | None:

@@ -109,6 +109,7 @@ class SearchConfig:
     workers_per_gpu: int | None = None
     warm_start: WarmStartMode = WarmStartMode.none
     warm_start_k: int = 5
+    max_failures: int = 3
 
 
 @dataclass

@@ -54,10 +54,17 @@ def warm_starts(ctx: Any, kb: Any) -> list[Any]:
 
 
 def reuse_from(ctx: Any, kb: Any) -> Any:
-    """A look-up of recorded results for the same model, data content hash and fingerprint."""
-    def lookup(key: str) -> dict[str, float] | None:
-        record = kb.lookup_fingerprint(ctx.data.content_hash, key, ctx.ws.model)
-        return dict(record.metrics) if record is not None else None
+    """A look-up of recorded results for the same model, data content hash, fingerprint and training settings."""
+    from nas.search import Reused
+
+    def lookup(key: str) -> Reused | None:
+        record = kb.lookup_fingerprint(ctx.data.content_hash, key, ctx.ws.model, settings=ctx.train_settings.as_dict())
+        if record is None:
+            return None
+        lineage = record.lineage
+        source = (f"knowledge base evaluation {record.id} (study {lineage.get('study_name')}, "
+                  f"trial {lineage.get('trial_number')}, task {record.task.name})")
+        return Reused(dict(record.metrics), source)
 
     return lookup
 

@@ -38,6 +38,10 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
     from nas.selection import pareto_front, pruning_report, select_trial
 
     summary["pruning"] = pruning_report(study, ctx.train_settings.epochs)
+    reused = {str(t.number): reuse_source(t.user_attrs["reused_from"]) for t in study.get_trials(deepcopy=False)
+              if "reused_from" in t.user_attrs}
+    if reused:
+        summary["reused_from"] = reused
     if study.user_attrs.get("warm_start"):
         summary["warm_start"] = study.user_attrs["warm_start"]
     try:
@@ -65,6 +69,9 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         summary["alias_uri"] = registered.alias_uri
         summary["champion_uri"] = f"models:/{registered.name}@champion"
         summary["serialization_format"] = registered.serialization_format
+        if registered.already_registered:
+            summary["message"] = (f"this model is already version {registered.version} of '{registered.name}'; "
+                                  "no new version registered")
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
@@ -74,6 +81,11 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         f"nasflow kb query \"task = '{ctx.ws.data}' and test_accuracy >= 0.95 order by params limit 5\"",
     ]
     return summary
+
+
+def reuse_source(source: object) -> str:
+    """Where a reused trial's result came from, in words (a trial number of the same study, or a record)."""
+    return f"trial {source} of this study" if isinstance(source, int) else str(source)
 
 
 def decision(registered: Any, test_accuracy: float, margin: float) -> str:
@@ -122,6 +134,7 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
                                    "that host died, retries it)" for r in summary["left_running"]) or "-"),
         ("pruning", "{pruned} pruned ({infeasible} by constraints), {epochs_saved} epochs saved, {reused} reused"
                     .format(**summary["pruning"])),
+        ("reused from", "\n".join(f"trial {n}: {source}" for n, source in summary.get("reused_from", {}).items()) or "-"),
         ("warm start", ", ".join(f"{w['task']} (distance {w['distance']})" for w in summary.get("warm_start", [])) or "-"),
         ("best val accuracy", f"{summary['best_val_accuracy']:.4f}" if "best_val_accuracy" in summary else "-"),
         ("test accuracy", f"{summary['test_accuracy']:.4f}" if "test_accuracy" in summary else "-"),

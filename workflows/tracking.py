@@ -49,15 +49,18 @@ def ensure_experiment(client: Any, ws: Workspace) -> str:
 
 
 def fail_orphan_runs(client: Any, experiment_id: str, study_name: str) -> list[str]:
-    """Mark FAILED every RUNNING run of ``study_name`` whose worker process died on this host."""
-    from nas.recovery import is_dead
+    """Mark FAILED (with the reason in tag ``nasflow.failed_reason``) every RUNNING run of ``study_name``
+    (trials, searches, retrains) whose process died on this host."""
+    from nas.recovery import is_dead, worker_id
 
     runs = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' "
                               "and attributes.status = 'RUNNING'", max_results=1000)
-    failed = [r.info.run_id for r in runs if is_dead(r.data.tags.get("nasflow.worker", ""))]
-    for run_id in failed:
+    dead = [(r.info.run_id, r.data.tags["nasflow.worker"]) for r in runs if is_dead(r.data.tags.get("nasflow.worker", ""))]
+    for run_id, worker in dead:
+        client.set_tag(run_id, "nasflow.failed_reason", f"process {worker} died while this run was open; "
+                                                         f"ended by {worker_id()} at start")
         client.set_terminated(run_id, "FAILED")
-    return failed
+    return [run_id for run_id, _ in dead]
 
 
 def _param_batch(params: dict[str, Any]) -> list[Any]:

@@ -64,6 +64,10 @@ def folder_configs(folders: list[str], overrides: list[str], config_dir: str | N
         return [(Path(cfg.data.path), cfg)]
     if len(set(folders)) != len(folders):
         raise WorkflowError(f"folders {folders} name one folder twice; list each data folder once")
+    missing = [f for f in folders if not Path(f).is_dir()]
+    if missing:
+        raise WorkflowError(f"data folder '{missing[0]}' does not exist; create it (e.g. 'nasflow data init digits "
+                            f"{missing[0]}') or pass an existing folder to watch")
     configs = []
     for folder in folders:
         named = [f"data.name={Path(folder).name}"] if len(folders) > 1 else []

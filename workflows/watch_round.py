@@ -96,7 +96,7 @@ def _changed(state: FolderWatch, research: bool) -> RoundResult:
     """The folder changed: load and validate it, then match, retrain or re-search."""
     import mlflow
 
-    from workflows.data_versioning import dvc_repo_root, track_folder
+    from workflows.data_versioning import dvc_repo_root, track_and_report
     from workflows.pipeline import prepare
     from workflows.tracking import mlflow_client
     from workflows.watch_versions import champion_architecture, tag_version, versions_with_data_hash
@@ -109,8 +109,10 @@ def _changed(state: FolderWatch, research: bool) -> RoundResult:
     client = mlflow_client(ctx.ws)
     name = ctx.ws.registered_model
     matches = versions_with_data_hash(client, name, data_hash)
-    dvc_hash = track_folder(state.folder)
+    dvc_hash, started = track_and_report(state.folder)
     what = f"data {data_hash[:12]} ({len(ctx.data.y)} samples, dvc {dvc_hash[:12]})"
+    if started:
+        what = f"{what} ({started})"
     if matches:
         listed = ", ".join(f"v{v}" for v in reversed(matches))
         return RoundResult("matched", f"{what} matches existing version {listed} of '{name}' (tag data_hash); "

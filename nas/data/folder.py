@@ -25,6 +25,8 @@ def load_data_folder(folder: Path | str, name: str | None = None) -> Dataset:
     Raises :class:`DataError` with one line naming the file (and row), the problem and the fix.
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise DataError(f"{folder}: is a file, not a data folder; pass the folder that holds it ({folder.parent})")
     if not folder.is_dir():
         raise DataError(f"{folder}: data folder not found; create it with {FORMATS_HELP}")
     spec = read_spec(folder)

@@ -24,3 +24,17 @@ def assign_splits(keys: Sequence[str], val: float, test: float, seed: int) -> di
     positions = np.fromiter((split_position(seed, key) for key in keys), dtype=np.float64, count=len(keys))
     where = np.where(positions < test, 2, np.where(positions < test + val, 1, 0))
     return {name: np.flatnonzero(where == code).astype(np.int64) for code, name in enumerate(SPLITS)}
+
+
+def check_measurable(split_sizes: dict[str, int], n_classes: int, where: str) -> None:
+    """Refuse a validation or test split with fewer samples than classes: too small to measure accuracy
+    (a 1-sample test split gives an accuracy of 0 or 1 and a meaningless champion)."""
+    from nas.errors import DataError
+
+    for split in ("val", "test"):
+        if 0 < split_sizes.get(split, 0) < n_classes:
+            counts = ", ".join(f"{name} {size}" for name, size in split_sizes.items())
+            raise DataError(
+                f"{where}: the {split} split holds {split_sizes[split]} samples for {n_classes} classes ({counts}), "
+                f"too few to measure accuracy; add samples (at least one per class in {split}) or raise "
+                f"split.{split} in dataset.yaml")

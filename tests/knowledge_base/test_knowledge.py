@@ -125,7 +125,8 @@ def test_best_under_budget(filled: KnowledgeBase) -> None:
         3000,
     ]
     assert filled.best("digits_noisy", max_params=100).rows == []
-    assert filled.best("nope").rows == []
+    with pytest.raises(KnowledgeBaseError, match=r"unknown task 'nope'; known tasks: breast_cancer, digits_noisy"):
+        filled.best("nope")
     assert filled.best("digits_noisy", metric="never_recorded").rows == []
     assert len(filled.best("digits_noisy", kind="retrain")) == 0
 

@@ -30,12 +30,14 @@ def test_known_fingerprints_are_reused_and_similar_tasks_warm_start(tmp_path: Pa
     assert all(len(key) == 64 for key in trained)  # structural fingerprints, not parameter hashes
 
     again = search(workspace, digits_folder, "search.study_name=again")
-    reused = [t for t in again.trials if t.user_attrs.get("reused_from") == "knowledge base"]
+    reused = [t for t in again.trials if str(t.user_attrs.get("reused_from")).startswith("knowledge base evaluation")]
     assert reused and again.trials[0] in reused  # the default configuration was already evaluated on this data
     for trial in reused:
         assert trial.value == pytest.approx(trained[trial.user_attrs["arch_key"]].value)
     kb = KnowledgeBase(f"sqlite:///{workspace / 'kb.db'}")
     assert len(kb.query("state = 'reused'").rows) == len(reused)
+    other = search(workspace, digits_folder, "search.study_name=other_lr", "train.lr=0.01")
+    assert not [t for t in other.trials if str(t.user_attrs.get("reused_from")).startswith("knowledge base")]
 
     variant = tmp_path / "digits_small"
     for label in ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"):
