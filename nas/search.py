@@ -211,18 +211,17 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
                warm_start: list[dict[str, Any]] = (), score: Score | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
-    Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the
-    budget is never overshot; ``settings.max_failures`` trials in a row failing with the same error stop
-    the search with :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are failed and retried once (other hosts: when their
-    storage heartbeat goes stale, which a worker finding the budget claimed but unfinished waits for); the
-    first trial of a new study is the model's own default configuration, followed by the ``warm_start``
-    configurations (clipped into the space); an architecture already evaluated (in the study, or known to
-    ``reuse``) is reused, never trained twice (architectures are keyed by structural fingerprint, as the CLI does; pass
-    ``arch_key=params_key`` to key by parameters). The sampler's training-free score is ``score`` if given, else the one
-    ``settings.proxy`` names, on the factory's models.
+    Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the budget is
+    never overshot; ``settings.max_failures`` trials in a row failing with the same error stop the search with
+    :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are
+    failed and retried once (other hosts: when their storage heartbeat goes stale, which a worker finding the budget
+    claimed but unfinished waits for); the first trial of a new study is the model's own default configuration,
+    followed by the ``warm_start`` configurations (clipped into the space); an architecture already evaluated (in
+    the study, or known to ``reuse``) is reused, never trained twice (architectures are keyed by structural
+    fingerprint, as the CLI does; pass ``arch_key=params_key`` to key by parameters). The sampler's training-free
+    score is ``score`` if given, else the one ``settings.proxy`` names, on the factory's models.
     """
     from nas.budget import budget_lock, claimed_trials
-
     from nas.forward_check import check_forward
 
     observer = observer or SearchObserver()

@@ -203,9 +203,9 @@ def register_result(ctx: RunContext, result: Any, trial_number: int | None,
     import mlflow
 
     from knowledge_base import EvaluationRecord
+    from nas.recovery import worker_id
     from workflows.kb_records import kb_cost, task_record
     from workflows.registry import MODEL_HASH_TAG, log_torch_model, model_hash, register_version, version_holding
-    from nas.recovery import worker_id
     from workflows.tracking import ensure_experiment, mlflow_client
 
     params, settings = dict(result.params), result.settings
