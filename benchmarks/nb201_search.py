@@ -182,6 +182,7 @@ def search_nasflow(seed: int, budget: int, signal: str = "cifar10", *, default: 
     ``default`` is the first trial (a seeded random cell when None); ``max_trials`` caps the trials,
     reused ones included (default 10 × budget), in case the sampler keeps proposing known cells.
     """
+    from nas.failures import RepeatedFailureError
     from nas.search import fingerprint_key, run_search
     from nas.study import SearchSettings
     from nas.training import TrainSettings
@@ -189,14 +190,17 @@ def search_nasflow(seed: int, budget: int, signal: str = "cifar10", *, default: 
     torch.set_num_threads(1)
     evaluator = LookupEvaluator(signal, budget)
     counter = _TrialCounter(observer)
+    # max_failures=1: the trial whose evaluation the budget refuses ends the search (RepeatedFailureError).
     settings = SearchSettings(n_trials=max_trials or 10 * budget, sampler=sampler, proxy=proxy, seed=seed,
-                              study_name=f"nb201-{signal}-{seed}")
+                              study_name=f"nb201-{signal}-{seed}", max_failures=1)
     factory = CellFactory(default if default is not None else random_cell(seed))
     with optuna_quiet():
         try:
             run_search(factory, TinyData(), TrainSettings(epochs=1, batch_size=1, seed=seed), settings, counter,
                        arch_key=fingerprint_key, evaluator=evaluator, warm_start=list(warm_start),
                        score=memoized_score(proxy))
-        except BudgetSpent:
+        except RepeatedFailureError:
+            if len(evaluator.log) < budget:
+                raise  # a failure other than the spent budget
             counter.trials -= 1  # the trial that asked for one evaluation too many
     return SearchLog(evaluator.log, counter.trials)

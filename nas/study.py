@@ -149,10 +149,17 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+        sampler = make_sampler(settings.sampler, settings.seed, settings.multi_objective, score)
+    except ValueError as exc:
+        raise SearchError(
+            f"search.seed={settings.seed} cannot seed the {settings.sampler} sampler: {exc}; "
+            "use a seed between 0 and 2**32 - 1"
+        ) from exc
+    try:
         study = optuna.create_study(
             study_name=settings.study_name,
             storage=make_storage(settings.storage),
-            sampler=make_sampler(settings.sampler, settings.seed, settings.multi_objective, score),
+            sampler=sampler,
             pruner=make_pruner(settings.pruner),
             directions=settings.directions,
             load_if_exists=True,

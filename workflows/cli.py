@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="scaffold a project: conf/, the example model, dvc.yaml, params.yaml, git, DVC",
                        description="Scaffold a nasflow project in DIR (default: .): copy what is missing, keep the rest.")
     p.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the project folder (created if missing)")
+    p.set_defaults(handler=commands.cmd_init)
 
     p = sub.add_parser("space", help="derive a search space from a model file and write conf/space/<name>.yaml")
     p.set_defaults(handler=commands.cmd_space)

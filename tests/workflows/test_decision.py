@@ -24,7 +24,8 @@ def test_a_challenger_summary_names_the_champions_score_and_the_margin(tmp_path:
 
     first = nasflow("run", *TINY)
     assert first["decision"] == "champion: the first version of digits_cnn-digits"
-    second = nasflow("retrain", *TINY, "tracking.promote_margin=1.0")
+    # Two retrain epochs: other weights than v1's (the same bytes would name v1 instead of adding a version).
+    second = nasflow("retrain", *TINY[:-1], "train.retrain_epochs=2", "tracking.promote_margin=1.0")
     champion = second["previous_champion"]["test_accuracy"]
     assert second["alias"] == "challenger"
     assert f"champion v1 ({champion:.4f} on the same test split)" in second["decision"]

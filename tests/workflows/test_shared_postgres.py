@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from tests.nas.recorder import Recorder
 from tests.workflows.test_resume_and_workers import postgres_url
+from tests.workflows.tracking_server import postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,17 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards."""
-    import psycopg
-
-    server = postgres_url()
-    name = f"nasflow_mh_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with postgres_database(postgres_url()) as url:
+        yield url
 
 
 def test_study_and_knowledge_base_share_one_database(fresh_database: str) -> None:
