@@ -35,7 +35,7 @@ class TrainSettings:
     channels_last: bool = False
     compile: bool = False
     device_data_mb: float = 4096.0
-    augment: str = "none"
+    augment: str = "auto"  # auto: crop and flip for colour images only (nas.augment.auto_augment)
 
     def __post_init__(self) -> None:
         from nas.limits import TRAIN_LIMITS, check_limits
@@ -168,11 +168,12 @@ def train(
 
     ``on_epoch`` may raise (for example Optuna's ``TrialPruned``) to stop training early.
     """
-    from nas.augment import parse_augment
+    from nas.augment import auto_augment, parse_augment
     from nas.device import DeviceData, device_name, synchronize
 
     dtype = check_precision(settings.precision)
-    augmentations = parse_augment(settings.augment)
+    chosen = auto_augment(tuple(x_train.shape[1:])) if settings.augment == "auto" else settings.augment
+    augmentations = parse_augment(chosen)
     model, device = prepare_model(model, settings)
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
