@@ -89,7 +89,8 @@ def test_device_data_over_budget_goes_through_pinned_memory() -> None:
 def test_training_learns_on_cpu_in_each_precision(precision: str) -> None:
     x, y = blobs()
     model = small_cnn()
-    settings = TrainSettings(epochs=3, batch_size=32, lr=0.01, device="cpu", precision=precision, channels_last=True)
+    settings = TrainSettings(epochs=3, batch_size=32, lr=0.01, device="cpu", precision=precision, channels_last=True,
+                             augment="none")
     result = train(model, x[:192], y[:192], settings, x[192:], y[192:])
     assert result.device == "cpu"
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
@@ -114,7 +115,8 @@ def test_an_unknown_precision_is_refused() -> None:
 def test_uint8_inputs_become_float_per_batch() -> None:
     x, y = blobs(64)
     pixels = ((x - x.min()) / (x.max() - x.min()) * 255).to(torch.uint8)
-    result = train(small_cnn(), pixels, y, TrainSettings(epochs=2, batch_size=32, device="cpu"), pixels, y)
+    settings = TrainSettings(epochs=2, batch_size=32, device="cpu", augment="none")
+    result = train(small_cnn(), pixels, y, settings, pixels, y)
     assert result.final["val_accuracy"] > 0.5
 
 
