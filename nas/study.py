@@ -131,7 +131,7 @@ def make_storage(url: str | None) -> Any:
 
     if not url.startswith("postgresql"):
         return build()
-    from nas.budget import PostgresLock
+    from nas.locks import PostgresLock
 
     lock = PostgresLock(url, SCHEMA_LOCK)  # two hosts creating a fresh schema at once race on CREATE TYPE
     try:

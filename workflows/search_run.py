@@ -16,8 +16,8 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
     """The search's MLflow observer; a worker of a parent (``parent_run_id``) finds the stores created."""
     from contextlib import nullcontext
 
-    from nas.budget import FileLock
     from nas.device import device_name, resolve_device
+    from nas.locks import FileLock
     from nas.recovery import worker_id
     from workflows.pipeline import device_tags
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nas.budget import FileLock, NoLock, PostgresLock, StudyLock, budget_lock
+from nas.budget import budget_lock
+from nas.locks import FileLock, NoLock, PostgresLock, StudyLock
 from tests.knowledge_base.conftest import pg_admin, postgres_url  # noqa: F401 - the server check (skip/fail)
 
 

@@ -47,7 +47,7 @@ def test_processes_creating_a_fresh_study_schema_queue_on_the_advisory_lock(fres
 
     import psycopg
 
-    from nas.budget import PostgresLock
+    from nas.locks import PostgresLock
     from nas.study import SCHEMA_LOCK
 
     lock = PostgresLock(fresh_database, SCHEMA_LOCK)
