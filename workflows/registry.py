@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from workflows.workspace import Workspace
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-log = logging.getLogger(__name__)
+PICKLE, CLASS_NAMES = "pickle", "class_names"  # the logged format; the metadata key naming the outputs
 
 
 @dataclass(frozen=True)
@@ -38,22 +37,24 @@ class RegisteredVersion:
         return f"models:/{self.name}@{self.alias}"
 
 
-def log_torch_model(model: Any, example: Any, model_file: Path) -> tuple[Any, str]:
-    """Log ``model`` in the active run as ``pt2`` (no code needed to load); fall back to pickle + code."""
+def log_torch_model(model: Any, example: Any, model_file: Path, class_names: list[str]) -> tuple[Any, str]:
+    """Log ``model`` in the active run, pickled with its source file (``code_paths``); returns (info, format).
+
+    Pickled, ``mlflow.pytorch.load_model`` gives back the user's own ``nn.Module`` (``.eval()``, ``.to()``,
+    ``state_dict()`` work; a ``pt2`` program's ``.module()`` refuses ``.eval()``); the model file travels as
+    code, so loading needs torch and MLflow, no nasflow. ``class_names`` are the model's metadata: a served
+    prediction's column *i* is the logit of ``class_names[i]``.
+    """
+    import cloudpickle
     import mlflow.pytorch
     import torch
 
-    requirements = [f"torch=={torch.__version__.split('+')[0]}"]
-    example_np = example[:1].repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2 keeps it dynamic
-    try:
-        info = mlflow.pytorch.log_model(model, name="model", input_example=example_np,
-                                        pip_requirements=requirements, serialization_format="pt2")
-        return info, "pt2"
-    except Exception as exc:  # torch.export cannot trace every model (data-dependent control flow)
-        log.warning("torch.export failed (%s); logging the model pickled with its source file", exc)
-        info = mlflow.pytorch.log_model(model, name="model", input_example=example_np, pip_requirements=requirements,
-                                        serialization_format="pickle", code_paths=[str(model_file)])
-        return info, "pickle"
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"cloudpickle=={cloudpickle.__version__}"]
+    example_np = example[:1].repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2: the signature's batch is -1
+    info = mlflow.pytorch.log_model(model, name="model", input_example=example_np, pip_requirements=requirements,
+                                    serialization_format=PICKLE, code_paths=[str(model_file)],
+                                    metadata={CLASS_NAMES: list(class_names)})
+    return info, PICKLE
 
 
 MODEL_HASH_TAG = "model_hash"
@@ -86,7 +87,7 @@ def version_holding(client: Any, name: str, hash_: str) -> RegisteredVersion | N
     first = min(found, key=lambda v: int(v.version))
     aliases = client.get_model_version(name, first.version).aliases
     return RegisteredVersion(name, str(first.version), aliases[0] if aliases else "none", first.run_id,
-                             first.tags.get("serialization_format", "pt2"), already_registered=True)
+                             first.tags.get("serialization_format", PICKLE), already_registered=True)
 
 
 def current_champion(client: Any, name: str) -> Any | None:

@@ -70,7 +70,7 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
         mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
                             "wall_time_s": result.wall_time_s})
         x_example, _ = ctx.data.split("test")
-        info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file))
+        info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file), ctx.data.classes)
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
                         **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **test_split_tags(ctx),
