@@ -153,8 +153,8 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
                for path, env in zip(_worker_configs(ctx), envs)]
     try:
         tracker, study = _shared_stores(ctx)
-        for worker in workers:
-            _send_line(worker, f"{START} {tracker.parent_id}\n")
+        for worker in workers:  # no parent run: the budget is spent, the workers exit at once
+            _send_line(worker, f"{START} {tracker.parent_id}\n" if tracker.parent_id else "")
     except BaseException:
         for worker in workers:
             worker.kill()
@@ -186,7 +186,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     """The parent run and the study, with the MLflow store and experiment, knowledge base and study created
     (or recovered after a crash) once, before any worker uses them."""
     from nas.recovery import recover_orphans
-    from nas.study import open_study
+    from nas.study import counted_trials, open_study
     from workflows.context import open_kb
     from workflows.tracking import fail_orphan_runs
 
@@ -201,7 +201,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
             if params:
                 study.enqueue_trial(params, skip_if_exists=True)
         remember_warm_start(study, starts)
-    tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, 0)
+    tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, counted_trials(study))
     return tracker, study
 
 

@@ -13,7 +13,9 @@ from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
 from workflows.workspace import Workspace
 
-RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+# a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
+RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
+PRUNED_TAG = "pruned"
 
 
 def mlflow_client(ws: Workspace) -> Any:
@@ -141,7 +143,7 @@ class MlflowSearchObserver(SearchObserver):
     def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
         from mlflow.entities import RunTag
 
-        if not self.owns_parent:
+        if not self.owns_parent or n_done >= n_trials:  # a resumed search with its budget spent: no empty parent
             return
         run = self.client.create_run(self.experiment_id, run_name=f"search-{study_name}", tags={**self.tags, "nasflow.kind": "search"})
         self.parent_id = run.info.run_id
@@ -176,6 +178,7 @@ class MlflowSearchObserver(SearchObserver):
             metrics += [Metric(k, float(v), now, 0) for k, v in result.cost.as_dict().items() if k != "device"]
         metrics.append(Metric("wall_time_s", result.wall_time_s, now, 0))
         tags = [RunTag("nasflow.state", result.state)] + ([RunTag("nasflow.error", result.error[:5000])] if result.error else [])
+        tags += [RunTag(PRUNED_TAG, "true")] if result.state == "pruned" else []
         self.client.log_batch(run_id, metrics=metrics, params=_param_batch(result.params), tags=tags)
         self.client.set_terminated(run_id, RUN_STATUS[result.state])
         self.open_runs.discard(run_id)
