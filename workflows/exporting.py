@@ -28,6 +28,7 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     if tag is None:
         raise WorkflowError(f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow")
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)
+    mlflow.set_tracking_uri(ctx.ws.mlflow_uri)  # the version's logged model; MLflow's default is ./mlflow.db
     loaded = mlflow.pytorch.load_model(f"models:/{name}/{mv.version}")
     return json.loads(tag), loaded.state_dict(), f"version {mv.version} of {name}"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.workflows.conftest import REPO, cli_env, free_port, wait_for_http
+from tests.workflows.conftest import NASFLOW, REPO, cli_env, free_port, wait_for_http
+from workflows.init_project import GITIGNORE
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +89,14 @@ def test_served_champion_predicts_logits_in_class_name_order(champion, tmp_path:
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)
     classes = get_model_info(f"models:/{registered.name}/{registered.version}").metadata["class_names"]
     assert [classes[i] for i in logits.argmax(1)] == [ctx.data.classes[i] for i in result.model(x_test[:8]).argmax(1)]
+
+
+def test_export_from_another_folder_writes_no_mlflow_db_there(champion, digits_folder: Path, tmp_path: Path) -> None:
+    ctx, _, registered, workspace = champion
+    proc = subprocess.run([*NASFLOW, "export", f"data.path={digits_folder}"], cwd=tmp_path, env=cli_env(workspace),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["source"] == f"version {registered.version} of {registered.name}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"]  # the default folder, nothing else
+    ignored = [line.strip() for line in (REPO / ".gitignore").read_text().splitlines()]
+    assert "/exported/" in ignored and "/exported/" in GITIGNORE  # the repo's and `nasflow init`'s
