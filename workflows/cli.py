@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=commands.cmd_register)
     p.add_argument("--model-dir", required=True, metavar="DIR", help="the folder written by 'nasflow retrain --model-out'")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
     p.add_argument("--metrics-file", help="also write the test metrics and version as JSON here (for DVC metrics)")
     _overrides(p)
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a chosen architecture as a standalone PyTorch .py plus its weights")
     p.set_defaults(handler=commands.cmd_export)
     p.add_argument("--out", default="exported", help="output folder (default: ./exported)")
+    p.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--trial", type=int, help="a trial of the study (architecture, freshly initialized)")
     which.add_argument("--version", help="a registered model version (trained weights)")
@@ -142,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = data.add_parser("check", help="validate a data folder and print its content hash and meta-features as JSON")
     q.set_defaults(handler=commands.cmd_data_check)
     q.add_argument("folder")
+    q.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
     return parser
 
 

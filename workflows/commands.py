@@ -38,8 +38,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     import time
 
     from workflows.context import prepare
+    from workflows.progress import phase_line
     from workflows.search_run import run_search_for
-    from workflows.summary import build_summary, print_summary, write_json
+    from workflows.summary import build_summary, print_summary, search_line, write_json
 
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
@@ -54,6 +55,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         write_json(args.best_file, {"study": ctx.ws.study_name, "trial": summary["best_trial"],
                                     "params": summary["best_params"]})
     print_summary(summary, args.json)
+    phase_line(search_line(summary, ctx.search_settings.metric), not args.no_progress)
     return 0
 
 
@@ -110,6 +112,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     """Register a saved retrained model (champion only if better), or name the version that already holds it."""
     from workflows.context import prepare
     from workflows.model_bundle import require_bundle
+    from workflows.progress import phase_line
     from workflows.register_step import register_saved
     from workflows.summary import write_metrics
 
@@ -117,6 +120,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     summary = register_saved(prepare(_cfg(args)), folder)
     write_metrics(summary, args.metrics_file)
     print(json.dumps(summary, indent=2, default=str) if args.json else summary["message"])
+    if args.json:  # else the message is the line
+        phase_line(summary["message"], not args.no_progress)
     return 0
 
 
@@ -215,9 +220,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export a registered version or a trial as a standalone .py plus weights."""
     from workflows.context import prepare
     from workflows.exporting import export_architecture
+    from workflows.progress import phase_line
 
     report = export_architecture(prepare(_cfg(args)), Path(args.out), args.trial, args.version, args.alias)
     print(json.dumps(report, indent=2, default=str))
+    phase_line(f"exported {report['source']} to {report['model_py']} and {report['weights']}", not args.no_progress)
     return 0
 
 
@@ -273,9 +280,12 @@ def cmd_data_init(args: argparse.Namespace) -> int:
 def cmd_data_check(args: argparse.Namespace) -> int:
     """Validate a data folder; print its content hash and meta-features as JSON."""
     from nas.data import load_data_folder
+    from workflows.progress import phase_line
 
     data = load_data_folder(Path(args.folder))
     print(json.dumps({"name": data.name, "content_hash": data.content_hash, "meta": data.meta}, indent=2, default=str))
+    phase_line(f"checked {args.folder}: {len(data.y)} samples, {data.n_classes} classes, content hash "
+               f"{data.content_hash[:12]}", not args.no_progress)
     return 0
 
 

@@ -109,6 +109,14 @@ def write_json(path: str | None, payload: Any) -> None:
     Path(path).write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def search_line(summary: dict[str, Any], metric: str) -> str:
+    """The search's one finished-phase line: its trials by state and the chosen trial."""
+    counts = ", ".join(f"{n} {state}" for state, n in summary["trials"].items()) or "no trials"
+    best = (f"; best trial {summary['best_trial']} ({metric} {summary[f'best_{metric}']:.4f})"
+            if "best_trial" in summary and f"best_{metric}" in summary else "")
+    return f"searched {summary['study']}: {counts}{best}"
+
+
 def write_metrics(summary: dict[str, Any], path: str | None) -> None:
     """Write the registered model's test metrics, cost, version and alias as JSON to ``path`` (DVC ``metrics``)."""
     write_json(path, {**summary.get("metrics", {}), "params": summary.get("params"), "flops": summary.get("flops"),
