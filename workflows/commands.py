@@ -186,14 +186,26 @@ def cmd_kb_tasks(args: argparse.Namespace) -> int:
     return _print_result(_kb(args).tasks(), args.format)
 
 
+def _print_answer(answer: tuple[Any, str | None], fmt: str) -> int:
+    """An answer's rows on stdout and, when there are none, the reason on stderr."""
+    result, why = answer
+    if why is not None:
+        print(why, file=sys.stderr)
+    return _print_result(result, fmt)
+
+
 def cmd_kb_similar(args: argparse.Namespace) -> int:
     """Past tasks ranked by meta-feature distance to a task."""
-    return _print_result(_kb(args).similar(args.task, k=args.k), args.format)
+    from workflows.kb_answers import similar_answer
+
+    return _print_answer(similar_answer(_kb(args), args.task, args.k), args.format)
 
 
 def cmd_kb_best(args: argparse.Namespace) -> int:
     """The best models of a task under a budget."""
-    return _print_result(_kb(args).best(args.task, max_params=args.max_params, max_latency_ms=args.max_latency_ms), args.format)
+    from workflows.kb_answers import best_answer
+
+    return _print_answer(best_answer(_kb(args), args.task, args.metric, args.max_params, args.max_latency_ms), args.format)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
