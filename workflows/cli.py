@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     for q in kb.choices.values():
         q.add_argument("--format", choices=("table", "json", "csv"), default="table",
                        help="output format (default: table)")
+        q.add_argument("--columns", metavar="A,B,...", help="only these columns, in this order (e.g. id,test_accuracy,"
+                       "params,lineage.mlflow_run_id,settings.epochs; default: a table of what fits 120 characters, "
+                       "every column in JSON and CSV)")
         _overrides(q)
 
     p = sub.add_parser("export", help="write a chosen architecture as a standalone PyTorch .py plus its weights")

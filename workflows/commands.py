@@ -164,48 +164,51 @@ def _kb(args: argparse.Namespace) -> Any:
     return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)
 
 
-def _print_result(result: Any, fmt: str) -> int:
-    from knowledge_base import format_result
+def _print_result(result: Any, args: argparse.Namespace) -> int:
+    """The result as ``--format`` says, only the ``--columns`` named (else a table of what fits 120 characters)."""
+    from knowledge_base.result import TABLE_WIDTH, format_result
 
-    print(format_result(result, fmt))
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    print(format_result(result.select(columns) if columns else result, args.format,
+                        width=None if columns else TABLE_WIDTH))
     return 0
 
 
 def cmd_kb_query(args: argparse.Namespace) -> int:
     """Filter knowledge-base records with the query language."""
-    return _print_result(_kb(args).query(args.expression), args.format)
+    return _print_result(_kb(args).query(args.expression, details=True), args)
 
 
 def cmd_kb_sql(args: argparse.Namespace) -> int:
     """Read-only SQL over the knowledge base."""
-    return _print_result(_kb(args).sql(args.statement), args.format)
+    return _print_result(_kb(args).sql(args.statement), args)
 
 
 def cmd_kb_tasks(args: argparse.Namespace) -> int:
     """Tasks with their meta-features."""
-    return _print_result(_kb(args).tasks(), args.format)
+    return _print_result(_kb(args).tasks(), args)
 
 
-def _print_answer(answer: tuple[Any, str | None], fmt: str) -> int:
+def _print_answer(answer: tuple[Any, str | None], args: argparse.Namespace) -> int:
     """An answer's rows on stdout and, when there are none, the reason on stderr."""
     result, why = answer
     if why is not None:
         print(why, file=sys.stderr)
-    return _print_result(result, fmt)
+    return _print_result(result, args)
 
 
 def cmd_kb_similar(args: argparse.Namespace) -> int:
     """Past tasks ranked by meta-feature distance to a task."""
     from workflows.kb_answers import similar_answer
 
-    return _print_answer(similar_answer(_kb(args), args.task, args.k), args.format)
+    return _print_answer(similar_answer(_kb(args), args.task, args.k), args)
 
 
 def cmd_kb_best(args: argparse.Namespace) -> int:
     """The best models of a task under a budget."""
     from workflows.kb_answers import best_answer
 
-    return _print_answer(best_answer(_kb(args), args.task, args.metric, args.max_params, args.max_latency_ms), args.format)
+    return _print_answer(best_answer(_kb(args), args.task, args.metric, args.max_params, args.max_latency_ms), args)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ def best_answer(kb: Any, task: str, metric: str | None, max_params: int | None,
                 max_latency_ms: float | None) -> tuple[Any, str | None]:
     """The best records of ``task`` (by ``metric``, else the first of :data:`METRICS` it has) and why it is empty."""
     chosen = metric or next((m for m in METRICS if len(kb.best(task, metric=m, limit=1))), METRICS[0])
-    result = kb.best(task, max_params=max_params, max_latency_ms=max_latency_ms, metric=chosen)
+    result = kb.best(task, max_params=max_params, max_latency_ms=max_latency_ms, metric=chosen, details=True)
     if len(result):
         return result, None
     unbounded = kb.best(task, metric=chosen, limit=1)

@@ -36,3 +36,22 @@ def test_empty_answers_say_why(nasflow, trials_only: str) -> None:
     alone = nasflow("kb", "similar", "digits", "--format", "json", f"kb.url={trials_only}")
     assert alone.returncode == 0 and json.loads(alone.stdout) == []
     assert "'digits' is the only task in the knowledge base" in alone.stderr
+
+
+def test_kb_query_table_fits_120_columns_and_json_csv_hold_lineage_and_settings(nasflow, trials_only: str) -> None:
+    query = ["kb", "query", "task = 'digits' order by val_accuracy desc", f"kb.url={trials_only}"]
+    table = nasflow(*query)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert max(map(len, lines)) <= 120 and lines[0].split()[:6] == ["id", "task", "model", "kind", "state", "val_accuracy"]
+    assert "more columns:" in table.stdout and "lineage.mlflow_run_id" in table.stdout
+    rows = json.loads(nasflow(*query, "--format", "json").stdout)
+    assert rows[0]["lineage.mlflow_run_id"] == "run2" and rows[0]["settings.epochs"] == 5
+    header = nasflow(*query, "--format", "csv").stdout.splitlines()[0].split(",")
+    assert {"lineage.study_name", "settings.optimizer", "arch.activation"} <= set(header)
+    chosen = nasflow(*query, "--columns", "id,val_accuracy,lineage.trial_number,settings.seed")
+    assert chosen.stdout.splitlines()[0].split() == ["id", "val_accuracy", "lineage.trial_number", "settings.seed"]
+    best = json.loads(nasflow("kb", "best", "digits", "--format", "json", f"kb.url={trials_only}").stdout)
+    assert best[0]["lineage.trial_number"] == 2
+    bad = nasflow(*query, "--columns", "id,nope")
+    assert bad.returncode == 2 and "no column 'nope' in this result; columns: id, task" in bad.stderr
