@@ -115,6 +115,9 @@ def test_dvc_repro_runs_every_stage_and_registers_version_1(pipeline: Pipeline) 
     assert values["version"] == "1" and 0 <= values["test_accuracy"] <= 1
     trials = [line for line in (pipeline.root / "reports/trials.csv").read_text().splitlines() if line]
     assert trials[0].startswith("id,") and len(trials) == 3  # header + the 2 trials, for `dvc plots show`
+    vega = json.loads(pipeline.dvc("plots", "show", "--show-vega", "validation accuracy by trial").stdout)
+    points = [row for data in vega["data"]["values"] for row in ([data] if isinstance(data, dict) else data)]
+    assert len(points) == 2 and all(0 <= float(row["val_accuracy"]) <= 1 for row in points)
 
 
 def test_dvc_repro_with_unchanged_data_does_nothing(pipeline: Pipeline) -> None:
