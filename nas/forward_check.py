@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from nas.errors import ModelFileError
+from nas.layers.adapt import single_thread
 
 RULE = "make forward return one logits tensor of shape (batch, classes), e.g. return logits instead of (logits, aux)"
 
@@ -22,7 +23,7 @@ def check_output(model: nn.Module, example: torch.Tensor, n_classes: int | None,
     training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), single_thread():
             out = model(example)
     finally:
         model.train(training)
