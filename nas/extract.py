@@ -72,7 +72,8 @@ class ExtractedFactory:
         ctor_fixed = {k: v for k, v in fixed.items() if k not in self.layer_dimensions}
         ctor_space = SearchSpace({k: d for k, d in dims.items() if k in self._ctor_names}, ctor_fixed)
         self.constructor = ConstructorFactory(spec, shape, space=ctor_space, data_values=data_values)
-        self.space = SearchSpace(dims, fixed, [*extracted_ctor.notes, *flat_notes, *notes])
+        ctor_notes = [n for n in extracted_ctor.notes if n.split(":")[0] not in data_values]  # flat_notes say it
+        self.space = SearchSpace(dims, fixed, [*ctor_notes, *flat_notes, *notes])
 
     def _flattened_sizes(self, ctor: SearchSpace) -> tuple[dict[str, int], list[str]]:
         """``input_size``-like arguments set to the flattened input size when they size a first ``Linear`` (an MLP

@@ -20,6 +20,7 @@ from torch import fx, nn
 from nas.errors import NasError
 from nas.layers.graph import describe, module_path
 from nas.layers.modules import CONV_TYPES, input_width_attr, rebuild, resized_for_input
+from nas.layers.recurrent import fit_hidden_states
 
 _FLATTEN_METHODS = ("view", "reshape")
 
@@ -73,6 +74,10 @@ class _Runner(fx.Interpreter):
 
     def _fit_module(self, n: fx.Node) -> None:
         module = self.module.get_submodule(str(n.target))
+        for label, old, value in fit_hidden_states(module, n, self.env):
+            self.rewrote = True
+            if self.notes is not None:
+                self.notes.append(Adaptation(label, old, value, f"initial state of '{n.target}'"))
         x = self.env.get(n.args[0]) if n.args and isinstance(n.args[0], fx.Node) else None
         if not isinstance(x, torch.Tensor):
             return

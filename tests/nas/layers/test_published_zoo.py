@@ -69,6 +69,14 @@ def test_sequence_models_read_digit_rows_and_search_their_recurrent_layers() -> 
     assert "gru.input_size: 28 -> 8 (reshaped rows for input 1x8x8)" in gru
 
 
+def test_initial_states_built_in_forward_follow_the_recurrent_layer() -> None:
+    tutorial = next(c for c in PUBLISHED if c.file == "pub_birnn_h0.py")
+    factory = make_factory(tutorial.spec, DIGITS)
+    assert {"lstm.hidden_size", "lstm.num_layers", "lstm.bidirectional"} <= set(factory.space.dimensions)
+    model = factory.build({"lstm.hidden_size": 10, "lstm.num_layers": 1, "lstm.bidirectional": False})
+    assert "torch.zeros(1, size, 10)" in model.code and model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+
+
 def write_model(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "model.py"
     path.write_text("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n" + textwrap.dedent(body))

@@ -71,6 +71,7 @@ PUBLISHED = [
     Case("pub_dla.py", "SimpleDLA", DIGITS),
     Case("pub_lstm.py", "RNN", DIGITS, {"hidden_size": 32, "num_layers": 2}),
     Case("pub_bigru.py", "BiRNN", DIGITS),
+    Case("pub_birnn_h0.py", "BiRNN", DIGITS, {"hidden_size": 16, "num_layers": 2}),
 ]
 
 
