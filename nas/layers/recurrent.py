@@ -1,6 +1,6 @@
 """Initial hidden states of RNN/LSTM/GRU layers built in forward (``torch.zeros(num_layers * 2, x.size(0),
-hidden_size)``): their constant sizes follow the layer when its ``hidden_size``, ``num_layers`` or direction
-changes."""
+hidden_size).to(device)``): their constant sizes follow the layer when its ``hidden_size``, ``num_layers`` or
+direction changes, and a device fixed when the model was traced becomes the layer input's device."""
 
 from __future__ import annotations
 
@@ -27,15 +27,32 @@ def _origin(node: fx.Node) -> fx.Node | None:
     return node if node.op == "call_function" and node.target in _FACTORIES else None
 
 
+def _follow_input_device(state: fx.Node, x: fx.Node) -> list[tuple[str, str, str]]:
+    """``state.to(device(type='cpu'))`` (a device constant from tracing) becomes ``state.to(x)``."""
+    changed, node = [], state
+    while node.op == "call_method" and node.target in _PASS_METHODS and isinstance(node.args[0], fx.Node):
+        if node.target == "to" and len(node.args) == 2 and isinstance(node.args[1], (torch.device, str)):
+            changed.append((f"forward.{node.name}", f"to({str(node.args[1])!r})", f"to({x.name})"))
+            node.args = (node.args[0], x)
+        node = node.args[0]
+    return changed
+
+
 def fit_hidden_states(rnn: nn.Module, node: fx.Node, env: dict[fx.Node, Any]) -> list[tuple[str, str, str]]:
     """Resize the constant sizes of the factory calls that make ``node``'s initial state to fit ``rnn``, in the graph
-    and in ``env`` (the running values); ``(label, old, new)`` per call changed."""
+    and in ``env`` (the running values), and move the state to the input's device; ``(label, old, new)`` per change."""
     if not isinstance(rnn, RECURRENT_TYPES) or getattr(rnn, "proj_size", 0) or len(node.args) < 2:
         return []
     hx = node.args[1]
     states = list(hx) if isinstance(hx, (tuple, list)) else [hx]
-    first, last = state_size(rnn)
+    x = node.args[0]
     changed = []
+    for state in states:
+        moved = _follow_input_device(state, x) if isinstance(state, fx.Node) and isinstance(x, fx.Node) else []
+        if moved and isinstance(env.get(state), torch.Tensor) and isinstance(env.get(x), torch.Tensor):
+            env[state] = env[state].to(env[x])
+        changed.extend(moved)
+    first, last = state_size(rnn)
     for state in states:
         value = env.get(state) if isinstance(state, fx.Node) else None
         origin = _origin(state) if isinstance(state, fx.Node) else None

@@ -73,8 +73,11 @@ def test_initial_states_built_in_forward_follow_the_recurrent_layer() -> None:
     tutorial = next(c for c in PUBLISHED if c.file == "pub_birnn_h0.py")
     factory = make_factory(tutorial.spec, DIGITS)
     assert {"lstm.hidden_size", "lstm.num_layers", "lstm.bidirectional"} <= set(factory.space.dimensions)
+    assert "forward.to: to('cpu') -> to(reshape) (initial state of 'lstm')" in factory.space.notes
+    assert "zeros.to(reshape)" in factory.build(factory.space.defaults()).code
     model = factory.build({"lstm.hidden_size": 10, "lstm.num_layers": 1, "lstm.bidirectional": False})
     assert "torch.zeros(1, size, 10)" in model.code and model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    assert "zeros.to(reshape)" in model.code  # the states follow the input's device, not the one traced on
 
 
 def write_model(tmp_path: Path, body: str) -> Path:
