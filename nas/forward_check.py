@@ -1,4 +1,4 @@
-"""What a model's forward must return: one logits tensor of shape (batch, classes), checked before a search."""
+"""What a model must be to be searched: trainable, with a forward that returns one (batch, classes) logits tensor."""
 
 from __future__ import annotations
 
@@ -30,3 +30,11 @@ def check_forward(factory: Any, example: torch.Tensor) -> None:
             else f"a {type(out).__name__}" + (f" with keys {sorted(map(str, out))}" if isinstance(out, dict) else ""))
     name = type(model).__name__
     raise ModelFileError(f"{name}.forward returned {what} for a batch of {len(example)}; {RULE}")
+
+
+def check_trainable(factory: Any, where: str) -> None:
+    """Refuse a model whose default build has no trainable parameter (nothing to train, so nothing to search)."""
+    model = factory.build(factory.space.defaults())
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ModelFileError(f"{type(model).__name__} in {where} has no trainable parameters, so there is nothing to "
+                             "train or search; give it at least one layer with weights (e.g. nn.Linear)")

@@ -61,8 +61,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     """Retrain the study's best (or a chosen) trial, register it (unless --no-register) and print the summary."""
     import time
 
-    from nas.selection import select_trial
-    from nas.study import open_study
+    from nas.selection import select_trial, trial_by_number
+    from nas.study import open_existing_study
     from workflows.context import prepare
     from workflows.errors import WorkflowError
     from workflows.pipeline import retrain_model
@@ -74,15 +74,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
                             "add --model-out DIR (then 'nasflow register --model-dir DIR') or drop --no-register")
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
-    study = open_study(ctx.search_settings)
-    if args.trial is None:
-        chosen = select_trial(study, ctx.search_settings)
-        params, number = dict(chosen.params), chosen.number
-    else:
-        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-        if args.trial not in trials:
-            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {args.trial}; pick one of 0..{len(trials) - 1}")
-        params, number = dict(trials[args.trial].params), args.trial
+    study = open_existing_study(ctx.search_settings)
+    chosen = select_trial(study, ctx.search_settings) if args.trial is None else trial_by_number(study, args.trial)
+    params, number = dict(chosen.params), chosen.number
     result = retrain_model(ctx, params, not args.no_progress, f"retrain trial {number}")
     if args.model_out:
         from workflows.model_bundle import save_bundle

@@ -37,15 +37,14 @@ def export_architecture(ctx: Any, out: Path, trial: int | None, version: str | N
     import torch
 
     from nas.export import export_standalone
-    from nas.study import open_study
+    from nas.selection import trial_by_number
+    from nas.study import open_existing_study
 
     if trial is None:
         params, weights, source = _version_params(ctx, version, alias)
     else:
-        trials = {t.number: t for t in open_study(ctx.search_settings).get_trials(deepcopy=False)}
-        if trial not in trials:
-            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {trial}; pick one of {sorted(trials)}")
-        params, weights, source = dict(trials[trial].params), None, f"trial {trial} of {ctx.ws.study_name} (untrained)"
+        chosen = trial_by_number(open_existing_study(ctx.search_settings), trial)
+        params, weights, source = dict(chosen.params), None, f"trial {trial} of {ctx.ws.study_name} (untrained)"
     torch.manual_seed(ctx.train_settings.seed)
     model = ctx.factory.build(params)
     if weights is not None:

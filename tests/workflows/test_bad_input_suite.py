@@ -130,3 +130,73 @@ def test_watch_of_a_missing_folder_says_it_does_not_exist(monkeypatch, capsys, t
     line = _run(monkeypatch, capsys, workspace, "watch", str(tmp_path / "nowhere"), "--max-rounds", "1")
     assert re.search(r"data folder '.*nowhere' does not exist; create it", line), line
     assert not workspace.exists()
+
+
+def _conf(tmp_path: Path) -> Path:
+    """A copy of the repository's ``conf/`` that a test may edit."""
+    import shutil
+
+    return Path(shutil.copytree(REPO / "conf", tmp_path / "conf"))
+
+
+MALFORMED_SPACE = [
+    ("flow-mapping", "dimensions: {a: {type: int, low: 1\nb: 2\n", 2, 2, r"expected ',' or '}', but got ':'"),
+    ("flow-sequence", "dimensions:\n  a: [1, 2\n", 3, 1, r"expected ',' or '\]'"),
+    ("mapping-in-value", "dimensions: a: b\n", 1, 14, r"mapping values are not allowed here"),
+    ("tab-indent", "dimensions:\n\ta: 1\n", 2, 1, r"found character '\\t' that cannot start any token"),
+]
+
+
+@pytest.mark.parametrize("text, line_no, column, problem", [m[1:] for m in MALFORMED_SPACE],
+                         ids=[m[0] for m in MALFORMED_SPACE])
+def test_malformed_space_file_names_its_file_line_and_column(monkeypatch, capsys, tmp_path: Path, text: str,
+                                                              line_no: int, column: int, problem: str) -> None:
+    conf = _conf(tmp_path)
+    space = conf / "space" / "digits_cnn.yaml"
+    space.write_text(text)
+    line = _run(monkeypatch, capsys, tmp_path / "ws", "--config-dir", str(conf), "search", "--no-progress")
+    assert re.search(rf"{re.escape(str(space))}: is not valid YAML \(line {line_no}, column {column}: .*{problem}.*\); "
+                     r"fix the syntax, or regenerate it with 'nasflow space FILE.py:Class --name digits_cnn --force'",
+                     line), line
+    assert "override" not in line
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("command", [["export", "--trial", "3"], ["retrain", "--no-progress", "--trial", "3"],
+                                     ["retrain", "--no-progress"]], ids=["export-trial", "retrain-trial", "retrain"])
+def test_export_or_retrain_without_a_study_says_so_and_creates_none(monkeypatch, capsys, tmp_path: Path,
+                                                                     digits_folder: Path, command: list[str]) -> None:
+    workspace = tmp_path / "ws"
+    line = _run(monkeypatch, capsys, workspace, *command, f"data.path={digits_folder}")
+    assert re.search(r"no study 'digits_cnn-digits' in storage 'journal:///.*optuna.journal' \(it holds no study yet\); "
+                     r"run 'nasflow search' first", line), line
+    assert not any(workspace.iterdir())  # no journal, no empty study
+
+
+def test_export_of_a_missing_trial_names_the_trials_there(monkeypatch, capsys, tmp_path: Path,
+                                                          digits_folder: Path) -> None:
+    from nas.study import SearchSettings, open_study
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    storage = f"journal:///{workspace / 'optuna.journal'}"
+    study = open_study(SearchSettings(storage=storage, study_name="digits_cnn-digits"))
+    study.enqueue_trial({})
+    before = (workspace / "optuna.journal").read_text()
+    line = _run(monkeypatch, capsys, workspace, "export", "--trial", "7", f"data.path={digits_folder}")
+    assert re.search(r"study 'digits_cnn-digits' has no trial 7; pick one of 0..0", line), line
+    assert (workspace / "optuna.journal").read_text() == before
+
+
+def test_space_of_a_model_without_trainable_parameters_is_refused(monkeypatch, capsys, tmp_path: Path,
+                                                                  digits_folder: Path) -> None:
+    from tests.nas.test_failures import NO_PARAMS
+
+    model = tmp_path / "no_params.py"
+    model.write_text(NO_PARAMS)
+    conf = _conf(tmp_path)
+    line = _run(monkeypatch, capsys, tmp_path / "ws", "--config-dir", str(conf), "space", f"{model}:NoParams",
+                f"data.path={digits_folder}")
+    assert re.search(rf"NoParams in {re.escape(str(model))} has no trainable parameters, so there is nothing to train "
+                     r"or search; give it at least one layer with weights", line), line
+    assert not (conf / "space" / "no_params.yaml").exists() and not (conf / "model" / "no_params.yaml").exists()
