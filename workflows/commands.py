@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,43 +147,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kb(args: argparse.Namespace) -> Any:
-    from knowledge_base import KnowledgeBase
+def _ask(args: argparse.Namespace, question: Callable[[Any], Any]) -> int:
+    """Print the answer of ``question(kb)`` on the workspace's knowledge base in ``--format``, then close it."""
+    from knowledge_base import KnowledgeBase, format_result
     from workflows.workspace import Workspace
 
-    return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)
-
-
-def _print_result(result: Any, fmt: str) -> int:
-    from knowledge_base import format_result
-
-    print(format_result(result, fmt))
+    with KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url) as kb:
+        print(format_result(question(kb), args.format))
     return 0
 
 
 def cmd_kb_query(args: argparse.Namespace) -> int:
     """Filter knowledge-base records with the query language."""
-    return _print_result(_kb(args).query(args.expression), args.format)
+    return _ask(args, lambda kb: kb.query(args.expression))
 
 
 def cmd_kb_sql(args: argparse.Namespace) -> int:
     """Read-only SQL over the knowledge base."""
-    return _print_result(_kb(args).sql(args.statement), args.format)
+    return _ask(args, lambda kb: kb.sql(args.statement))
 
 
 def cmd_kb_tasks(args: argparse.Namespace) -> int:
     """Tasks with their meta-features."""
-    return _print_result(_kb(args).tasks(), args.format)
+    return _ask(args, lambda kb: kb.tasks())
 
 
 def cmd_kb_similar(args: argparse.Namespace) -> int:
     """Past tasks ranked by meta-feature distance to a task."""
-    return _print_result(_kb(args).similar(args.task, k=args.k), args.format)
+    return _ask(args, lambda kb: kb.similar(args.task, k=args.k))
 
 
 def cmd_kb_best(args: argparse.Namespace) -> int:
     """The best models of a task under a budget."""
-    return _print_result(_kb(args).best(args.task, max_params=args.max_params, max_latency_ms=args.max_latency_ms), args.format)
+    return _ask(args, lambda kb: kb.best(args.task, max_params=args.max_params, max_latency_ms=args.max_latency_ms))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -196,6 +193,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         print(f"tracking.uri is a tracking server: its UI is at {ws.mlflow_uri}", file=sys.stderr)
         return 0
     require_free_port(args.port, "ui")
+    from workflows.relocation import follow_moved_workspace
+
+    follow_moved_workspace(ws)  # the UI shows artifacts from where the workspace is now
     experiment_id = ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
                "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port),

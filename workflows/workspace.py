@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workflows.errors import WorkflowError
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -34,7 +36,10 @@ class Workspace:
     def from_config(cls, cfg: Any) -> Workspace:
         """Resolve every default (``null`` in ``conf/``) against the workspace folder."""
         root = Path(cfg.workspace).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkflowError(f"cannot create the workspace {root} ({exc.strerror or exc}); {_FIX}") from None
         model, data = cfg.model.name, cfg.data.name
         pair = f"{model}-{data}"
         return cls(
@@ -48,6 +53,22 @@ class Workspace:
             experiment=cfg.tracking.experiment or f"nasflow-{pair}",
             registered_model=cfg.tracking.registered_model or pair,
         )
+
+
+_FIX = "make it writable (chmod -R u+w, or remount it read-write) or point workspace= (NASFLOW_WORKSPACE) elsewhere"
+
+
+def require_writable(root: Path) -> None:
+    """Refuse, in one line naming the folder and the fix, a workspace this process cannot write (read-only folder
+    or mount), before any store is opened; reading it (``nasflow kb ...``) still works."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=root, prefix=".nasflow-write-check-"):
+            pass
+    except OSError as exc:
+        raise WorkflowError(f"workspace {root} is read-only ({exc.strerror or exc}); {_FIX}; "
+                            "'nasflow kb query' still reads its knowledge base") from None
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
