@@ -16,6 +16,7 @@ SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
 HEARTBEAT_S, GRACE_S = 10, 30
+STORAGE_FIX = "check search.storage (sqlite:///path, journal:///path or postgresql://...)"
 SCHEMA_LOCK = "nasflow:optuna-schema"  # the advisory lock PostgreSQL workers create Optuna's tables under
 
 
@@ -142,6 +143,10 @@ def make_storage(url: str | None) -> Any:
             lock.connection.close()
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def _sampler(settings: SearchSettings, score: Score | None) -> Any:
     try:
         return make_sampler(settings.sampler, settings.seed, settings.multi_objective, score)
@@ -181,8 +186,8 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
         raise
     except Exception as exc:
         raise SearchError(
-            f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {exc}; "
-            "check search.storage (sqlite:///path, journal:///path or postgresql://...)"
+            f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {_one_line(exc)}; "
+            + STORAGE_FIX
         ) from exc
     return _same_directions(study, settings)
 
@@ -195,7 +200,12 @@ def study_names(url: str | None) -> list[str]:
 
     if url is None or ((is_journal(url) or url.startswith("sqlite")) and not os.path.exists(storage_path(url))):
         return []
-    return sorted(optuna.get_all_study_names(storage=make_storage(url)))
+    try:
+        return sorted(optuna.get_all_study_names(storage=make_storage(url)))
+    except SearchError:
+        raise
+    except Exception as exc:
+        raise SearchError(f"cannot read the studies in storage '{url}': {_one_line(exc)}; {STORAGE_FIX}") from exc
 
 
 def open_existing_study(settings: SearchSettings) -> Any:

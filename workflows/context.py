@@ -146,6 +146,9 @@ def prepare(cfg: Any) -> RunContext:
     data = load_data(cfg)  # before the workspace: bad data writes nothing
     ws = Workspace.from_config(cfg)
     require_writable(ws.root)
+    from knowledge_base.backend import normalize_url
+
+    normalize_url(ws.kb_url)  # a kb.url that names no database is refused before any store is written
     from workflows.orphans import warn_if_store_lost
     from workflows.relocation import follow_moved_workspace
 

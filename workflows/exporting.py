@@ -17,8 +17,12 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     from workflows.context import PARAMS_TAG
     from workflows.tracking import mlflow_client
 
-    client = mlflow_client(ctx.ws)
     name = ctx.ws.registered_model
+    store = Path(ctx.ws.mlflow_uri.removeprefix("sqlite:///"))
+    if ctx.ws.mlflow_uri.startswith("sqlite:///") and not store.is_file():
+        raise WorkflowError(f"registered model '{name}' has no versions: there is no MLflow store at {store} yet; "
+                            "run 'nasflow run' first, or export a trial with --trial N")
+    client = mlflow_client(ctx.ws)
     try:
         mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
     except MlflowException:

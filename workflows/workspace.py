@@ -42,6 +42,7 @@ class Workspace:
             raise WorkflowError(f"cannot create the workspace {root} ({exc.strerror or exc}); {_FIX}") from None
         model, data = cfg.model.name, cfg.data.name
         pair = f"{model}-{data}"
+        check_tracking_uri(cfg.tracking.uri or "sqlite:///")
         return cls(
             root=root,
             model=model,
@@ -55,7 +56,17 @@ class Workspace:
         )
 
 
+#: the URI schemes of an MLflow tracking and registry store (a database, a server, a folder)
+TRACKING_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks")
 _FIX = "make it writable (chmod -R u+w, or remount it read-write) or point workspace= (NASFLOW_WORKSPACE) elsewhere"
+
+
+def check_tracking_uri(uri: str) -> None:
+    """Refuse a ``tracking.uri`` that names no MLflow store before anything is written."""
+    scheme = uri.split("://", 1)[0].split("+", 1)[0]
+    if "://" in uri and scheme not in TRACKING_SCHEMES:  # a plain path is a file store
+        raise WorkflowError(f"tracking.uri={uri} is not an MLflow store URI; use sqlite:////abs/path/mlflow.db, "
+                            "postgresql://user@host/db, http://host:port of an mlflow server, or null (the workspace's)")
 
 
 def require_writable(root: Path) -> None:
