@@ -44,8 +44,11 @@ def _study_orphans(ws: Workspace) -> list[str]:
 
     names = study_names(ws.optuna_url)
     storage = make_storage(ws.optuna_url) if names else None
-    counts = {name: len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)) for name in names}
-    return [f"study '{name}' with {n} trials whose runs are gone" for name, n in counts.items() if n]
+    state = optuna.trial.TrialState
+    finished = (state.COMPLETE, state.PRUNED, state.FAIL)  # each had its MLflow run
+    counts = {name: len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False, states=finished))
+              for name in names}
+    return [f"study '{name}' with {n} finished trials whose runs are gone" for name, n in counts.items() if n]
 
 
 def orphaned_by_lost_store(ws: Workspace) -> str | None:

@@ -76,8 +76,8 @@ def test_deleted_mlflow_store_is_named_with_what_it_orphans(monkeypatch, capsys,
                                                                "mlflow_model_version": "2"})])
     settings = SearchSettings(storage=f"journal:///{workspace / 'optuna.journal'}", study_name="digits_cnn-digits")
     study = open_study(settings)
-    study.enqueue_trial({})
-    study.enqueue_trial({})
+    study.optimize(lambda _trial: 0.5, n_trials=2)
+    study.enqueue_trial({})  # waiting: it never had a run
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NASFLOW_WORKSPACE", str(workspace))
     assert main(["export", "--trial", "0", "--out", str(tmp_path / "out"), f"data.path={digits_folder}"]) == 0
@@ -85,8 +85,8 @@ def test_deleted_mlflow_store_is_named_with_what_it_orphans(monkeypatch, capsys,
     assert warnings == [
         f"nasflow: warning: the MLflow store {workspace / 'mlflow.db'} is missing and is created anew, empty; orphaned: "
         "3 knowledge-base records whose MLflow runs are gone; registered versions 1, 2 of 'digits_cnn-digits' named "
-        "in the knowledge base (new versions will reuse those numbers); study 'digits_cnn-digits' with 2 trials whose "
-        "runs are gone; restore mlflow.db from a backup to keep their lineage, or go on: new results are tracked in "
+        "in the knowledge base (new versions will reuse those numbers); study 'digits_cnn-digits' with 2 finished trials "
+        "whose runs are gone; restore mlflow.db from a backup to keep their lineage, or go on: new results are tracked in "
         "the new store"]
     from workflows.orphans import orphaned_by_lost_store
     from workflows.workspace import Workspace
