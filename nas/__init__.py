@@ -29,9 +29,9 @@ from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
 from nas.samplers import LocalSearchSampler
 from nas.search import Evaluator, Reused, TrainingEvaluator, fingerprint_key, params_key, run_search, settings_key
-from nas.selection import best_params, pareto_front, pruning_report, select_trial
+from nas.selection import best_params, pareto_front, pruning_report, select_trial, trial_by_number
 from nas.space import Dimension, SearchSpace
-from nas.study import SearchSettings, open_study
+from nas.study import SearchSettings, open_existing_study, open_study
 from nas.training import TrainSettings, evaluate, train
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "make_factory",
     "make_score",
     "measure_cost",
+    "open_existing_study",
     "open_study",
     "params_key",
     "pareto_front",
@@ -91,4 +92,5 @@ __all__ = [
     "settings_key",
     "synflow",
     "train",
+    "trial_by_number",
 ]

@@ -25,6 +25,7 @@ from nas.layers.graph import TraceFailure, describe, trace
 from nas.layers.inputs import first_layer
 from nas.layers.ownership import base_value, owned_labels
 from nas.layers.validate import check_layer_dimension
+from nas.memory import check_probe_memory
 from nas.model_file import ModelSpec, constructor_of
 from nas.signature_space import data_role
 from nas.space import Dimension, SearchSpace
@@ -95,6 +96,7 @@ class ExtractedFactory:
 
     def _extract_layers(self, ctor: SearchSpace) -> tuple[dict[str, Dimension], list[str]]:
         base_params = {k: base_value(d) for k, d in ctor.dimensions.items()}
+        check_probe_memory(lambda: self._construct(self._plain, base_params), self.where)  # before a real build
         model = self._construct(self._plain, base_params)
         try:
             extraction = extract_layers(model, self.shape.input_shape, self.shape.n_classes, self.where)

@@ -1,4 +1,4 @@
-"""What a model's forward must return: one logits tensor of shape (batch, classes), checked before and during a search.
+"""What a model must be to be searched: trainable, with a forward that returns one (batch, classes) logits tensor.
 
 :func:`check_output` is the one check: at extraction (the default model), after every build of a layer-level
 sample, and by :func:`check_forward` before a search starts.
@@ -66,4 +66,12 @@ def check_forward(factory: Any, example: torch.Tensor, n_classes: int | None = N
     refuse_output(out, example, n_classes, where, type(model).__name__)
 
 
-__all__ = ["RULE", "check_forward", "check_output", "refuse_output"]
+def check_trainable(factory: Any, where: str) -> None:
+    """Refuse a model whose default build has no trainable parameter (nothing to train, so nothing to search)."""
+    model = factory.build(factory.space.defaults())
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ModelFileError(f"{type(model).__name__} in {where} has no trainable parameters, so there is nothing to "
+                             "train or search; give it at least one layer with weights (e.g. nn.Linear)")
+
+
+__all__ = ["RULE", "check_forward", "check_output", "check_trainable", "refuse_output"]

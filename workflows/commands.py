@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     """Retrain the study's best (or a chosen) trial, register it (unless --no-register) and print the summary."""
     import time
 
-    from nas.selection import select_trial
-    from nas.study import open_study
+    from nas.selection import select_trial, trial_by_number
+    from nas.study import open_existing_study
     from workflows.context import prepare
     from workflows.errors import WorkflowError
     from workflows.pipeline import retrain_model
@@ -76,15 +77,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
                             "add --model-out DIR (then 'nasflow register --model-dir DIR') or drop --no-register")
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
-    study = open_study(ctx.search_settings)
-    if args.trial is None:
-        chosen = select_trial(study, ctx.search_settings)
-        params, number = dict(chosen.params), chosen.number
-    else:
-        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-        if args.trial not in trials:
-            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {args.trial}; pick one of 0..{len(trials) - 1}")
-        params, number = dict(trials[args.trial].params), args.trial
+    study = open_existing_study(ctx.search_settings)
+    chosen = select_trial(study, ctx.search_settings) if args.trial is None else trial_by_number(study, args.trial)
+    params, number = dict(chosen.params), chosen.number
     result = retrain_model(ctx, params, not args.no_progress, f"retrain trial {number}")
     if args.model_out:
         from workflows.model_bundle import save_bundle
@@ -157,58 +152,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kb(args: argparse.Namespace) -> Any:
+def _ask(args: argparse.Namespace, question: Callable[[Any], Any]) -> int:
+    """Print the answer of ``question(kb)`` on the workspace's knowledge base in ``--format`` (only the
+    ``--columns`` named, else a table of what fits 120 characters), then close it. An answer given as
+    ``(result, why)`` prints ``why`` on stderr when there are no rows."""
     from knowledge_base import KnowledgeBase
+    from knowledge_base.result import TABLE_WIDTH, format_result
     from workflows.workspace import Workspace
 
-    return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)
-
-
-def _print_result(result: Any, args: argparse.Namespace) -> int:
-    """The result as ``--format`` says, only the ``--columns`` named (else a table of what fits 120 characters)."""
-    from knowledge_base.result import TABLE_WIDTH, format_result
-
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    print(format_result(result.select(columns) if columns else result, args.format,
-                        width=None if columns else TABLE_WIDTH))
+    with KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url) as kb:
+        answer = question(kb)
+        result, why = answer if isinstance(answer, tuple) else (answer, None)
+        if why is not None:
+            print(why, file=sys.stderr)
+        print(format_result(result.select(columns) if columns else result, args.format,
+                            width=None if columns else TABLE_WIDTH))
     return 0
 
 
 def cmd_kb_query(args: argparse.Namespace) -> int:
     """Filter knowledge-base records with the query language."""
-    return _print_result(_kb(args).query(args.expression, details=True), args)
+    return _ask(args, lambda kb: kb.query(args.expression, details=True))
 
 
 def cmd_kb_sql(args: argparse.Namespace) -> int:
     """Read-only SQL over the knowledge base."""
-    return _print_result(_kb(args).sql(args.statement), args)
+    return _ask(args, lambda kb: kb.sql(args.statement))
 
 
 def cmd_kb_tasks(args: argparse.Namespace) -> int:
     """Tasks with their meta-features."""
-    return _print_result(_kb(args).tasks(), args)
-
-
-def _print_answer(answer: tuple[Any, str | None], args: argparse.Namespace) -> int:
-    """An answer's rows on stdout and, when there are none, the reason on stderr."""
-    result, why = answer
-    if why is not None:
-        print(why, file=sys.stderr)
-    return _print_result(result, args)
+    return _ask(args, lambda kb: kb.tasks())
 
 
 def cmd_kb_similar(args: argparse.Namespace) -> int:
     """Past tasks ranked by meta-feature distance to a task."""
     from workflows.kb_answers import similar_answer
 
-    return _print_answer(similar_answer(_kb(args), args.task, args.k), args)
+    return _ask(args, lambda kb: similar_answer(kb, args.task, args.k))
 
 
 def cmd_kb_best(args: argparse.Namespace) -> int:
     """The best models of a task under a budget."""
     from workflows.kb_answers import best_answer
 
-    return _print_answer(best_answer(_kb(args), args.task, args.metric, args.max_params, args.max_latency_ms), args)
+    return _ask(args, lambda kb: best_answer(kb, args.task, args.metric, args.max_params, args.max_latency_ms))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -222,6 +211,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         print(f"tracking.uri is a tracking server: its UI is at {ws.mlflow_uri}", file=sys.stderr)
         return 0
     require_free_port(args.port, "ui")
+    from workflows.relocation import follow_moved_workspace
+
+    follow_moved_workspace(ws)  # the UI shows artifacts from where the workspace is now
     experiment_id = ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
                "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port),

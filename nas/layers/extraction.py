@@ -114,7 +114,7 @@ def _check_joint(
 
 
 def _try(gm: fx.GraphModule, plan: LayerPlan, params: dict[str, Any], example: torch.Tensor) -> str | None:
-    trial = copy.deepcopy(gm)
+    trial = copy.deepcopy(gm, {id(p): p for p in gm.parameters()})  # new modules only: weights are shared, not copied
     try:
         plan.apply(trial, params, example)
     except AdaptFailure as exc:
