@@ -17,23 +17,13 @@ RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "KILLED", 
 
 
 def mlflow_client(ws: Workspace) -> Any:
-    """An ``MlflowClient`` on the workspace store (tracking and registry)."""
+    """An ``MlflowClient`` on the workspace store (tracking and registry), a SQLite store created whole first."""
     from mlflow import MlflowClient
 
-    _new_sqlite_in_wal_mode(ws.mlflow_uri)
+    from workflows.mlflow_store import ensure_sqlite_store
+
+    ensure_sqlite_store(ws.mlflow_uri, ws.artifact_root)
     return MlflowClient(tracking_uri=ws.mlflow_uri, registry_uri=ws.mlflow_uri)
-
-
-def _new_sqlite_in_wal_mode(uri: str) -> None:
-    """Create a new SQLite store in WAL mode (kept by the file): readers such as the UI never block writes."""
-    import sqlite3
-
-    path = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-    if path is None or path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def ensure_experiment(client: Any, ws: Workspace) -> str:
