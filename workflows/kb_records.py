@@ -37,11 +37,12 @@ class KnowledgeBaseObserver(SearchObserver):
 
     def trial_ended(self, result: TrialResult) -> None:
         if self.run_ids is None:
-            self._record(result, None)
+            self.record(result, None)
         else:
-            self.run_ids.then(result.number, lambda run_id: self._record(result, run_id))
+            self.run_ids.then(result.number, lambda run_id: self.record(result, run_id))
 
-    def _record(self, result: TrialResult, run_id: str | None) -> None:
+    def record(self, result: TrialResult, run_id: str | None) -> None:
+        """Write the record of one finished trial (``run_id``: its MLflow run)."""
         from knowledge_base import EvaluationRecord
 
         self.kb.record(EvaluationRecord(
