@@ -4,8 +4,8 @@ With ``NASFLOW_TEST_PAUSE_AT=<phase>`` and ``NASFLOW_TEST_PAUSE_MARKER=<file>`` 
 the process reaches ``<phase>`` it writes its pid to ``<file>`` and waits for ever. Unset (always, outside tests),
 a phase costs one environment look-up. Phases: ``mlflow-store`` (the store built, not yet renamed into place),
 ``trial-epoch`` (an epoch of a trial ended), ``trial-logging`` (the MLflow writer is about to log a finished
-trial), ``retrain-epoch``, ``model-logged`` (the retrained model logged, no version yet), ``version-created``
-(a version exists, no alias yet).
+trial), ``retrain-epoch``, ``version-created`` (a version exists, no alias yet). Used by
+``tests/workflows/test_kill_suite.py``.
 """
 
 from __future__ import annotations

@@ -46,7 +46,6 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
     import mlflow
 
     from nas.recovery import worker_id
-    from workflows.pause import pause_at
     from workflows.registry import MODEL_HASH_TAG, log_torch_model, model_hash, register_version, version_holding
     from workflows.tracking import ensure_experiment, fail_orphan_runs, mlflow_client
 
@@ -73,7 +72,6 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
                             "wall_time_s": result.wall_time_s})
         x_example, _ = ctx.data.split("test")
         info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file))
-        pause_at("model-logged")
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
                         **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **test_split_tags(ctx),
