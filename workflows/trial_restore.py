@@ -114,9 +114,10 @@ def record_missing_trials(kb: Any, study: Any, record: Callable[[TrialResult], N
     with ``record(result)``; only trials whose worker ``workers`` accepts (default: dead processes of this host).
     Returns the trial numbers recorded."""
     from nas.recovery import is_dead
+    from workflows.kb_records import recorded
 
-    held = kb.query(f"kind = 'trial' and lineage.study_name = '{study.study_name}' and lineage.trial_number >= 0")
-    known = {int(n) for n in held.column("lineage.trial_number")}
+    held = recorded(kb, f"kind = 'trial' and lineage.study_name = '{study.study_name}' and lineage.trial_number >= 0")
+    known = {int(row["lineage.trial_number"]) for row in held}
     missing = [t for t in _finished(study, workers or is_dead) if t.number not in known]
     for trial in missing:
         record(trial_result(trial, metric))

@@ -112,7 +112,9 @@ def finish_registration(ctx: RunContext, client: Any, version: Any, result: Retr
 
 def _kb_holds(ctx: RunContext, run_id: str) -> bool:
     """Whether the knowledge base records the retrain of MLflow run ``run_id``."""
-    return len(open_kb(ctx.ws).query(f"kind = 'retrain' and lineage.mlflow_run_id = '{run_id}'")) > 0
+    from workflows.kb_records import recorded
+
+    return bool(recorded(open_kb(ctx.ws), f"kind = 'retrain' and lineage.mlflow_run_id = '{run_id}'"))
 
 
 def _record_retrain(ctx: RunContext, result: RetrainResult, trial_number: int | None, run_id: str,

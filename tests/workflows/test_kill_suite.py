@@ -94,7 +94,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory, digits_folder: Path) -> d
     seen["log-model"] = kill_when(workspace, args, lambda: _pending_logged_model(workspace))
     seen["version-created"] = kill_when(workspace, args, lambda: True, "version-created")
     client = mlflow_of(workspace)
-    seen["half-made"] = [(v.version, client.get_model_version(v.name, v.version).aliases)
+    seen["half-made"] = [(str(v.version), client.get_model_version(v.name, v.version).aliases)
                          for v in client.search_model_versions(f"name='{STUDY}'")]
     final = subprocess.run([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace), capture_output=True, text=True,
                            timeout=600)
@@ -151,6 +151,6 @@ def test_after_every_kill_the_rerun_leaves_each_trial_once_everywhere_and_nothin
     assert len(kb.query("kind = 'retrain'")) == len(retrains) == 1
 
     versions = client.search_model_versions(f"name='{STUDY}'")
-    assert [v.version for v in versions] == ["1"]
+    assert [str(v.version) for v in versions] == ["1"]
     assert versions[0].tags[ALIAS_TAG] == "champion"
     assert client.get_run(versions[0].run_id).info.status == "FINISHED"
