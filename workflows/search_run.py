@@ -103,7 +103,7 @@ def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str |
     warm_up()
     tracker = _tracker(ctx, parent_run_id)
     observers = _observers(ctx, tracker, show_progress)
-    if parent_run_id is None:  # a worker's coordinator did this before starting it
+    if parent_run_id is None:  # else a worker, whose coordinator did this before starting it
         fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
         restore_trial_records(_recovered_study(ctx), tracker, observers[1], ctx.search_settings.metric)
     kb = open_kb(ctx.ws)
