@@ -71,7 +71,8 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         summary["serialization_format"] = registered.serialization_format
         if registered.already_registered:
             summary["message"] = (f"this model is already version {registered.version} of '{registered.name}'; "
-                                  "no new version registered")
+                                  "no new version registered"
+                                  + ("; its interrupted registration is finished now" if registered.resumed else ""))
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
