@@ -27,7 +27,7 @@ from nas.recovery import (
     recover_orphans,
     worker_id,
 )
-from nas.study import SearchSettings, counted_trials, open_study
+from nas.study import SearchSettings, counted_trials, enqueue_first, open_study
 from nas.training import TrainSettings, prepare_model, train
 
 if TYPE_CHECKING:
@@ -233,9 +233,7 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     with lock:
         recover_orphans(study)
         if not study.trials:
-            for params in [factory.space.defaults(), *(factory.space.clip(p) for p in warm_start)]:
-                if params:
-                    study.enqueue_trial(params, skip_if_exists=True)
+            enqueue_first(study, warm_start, factory.space)
     observer.search_started(settings.study_name, settings.n_trials, counted_trials(study))
     objective = _Objective(factory, data, train_settings, settings, observer, arch_key,
                            evaluator or TrainingEvaluator(data), reuse)

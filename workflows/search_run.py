@@ -186,7 +186,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     """The parent run and the study, with the MLflow store and experiment, knowledge base and study created
     (or recovered after a crash) once, before any worker uses them."""
     from nas.recovery import recover_orphans
-    from nas.study import open_study
+    from nas.study import enqueue_first, open_study
     from workflows.context import open_kb
     from workflows.tracking import fail_orphan_runs
 
@@ -197,9 +197,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     recover_orphans(study)
     if not study.trials:
         starts = warm_starts(ctx, kb)
-        for params in [ctx.factory.space.defaults(), *(ctx.factory.space.clip(w.params) for w in starts)]:
-            if params:
-                study.enqueue_trial(params, skip_if_exists=True)
+        enqueue_first(study, [w.params for w in starts], ctx.factory.space)
         remember_warm_start(study, starts)
     tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, 0)
     return tracker, study

@@ -195,7 +195,7 @@ def _warm_start(ctx: Any, previous: str, champion_params: dict[str, Any]) -> int
     """Enqueue the champion's params and the best trials of study ``previous`` into ``ctx``'s (new) study."""
     import optuna
 
-    from nas.study import open_study
+    from nas.study import enqueue_first, open_study
 
     configs = [champion_params]
     try:
@@ -205,9 +205,4 @@ def _warm_start(ctx: Any, previous: str, champion_params: dict[str, Any]) -> int
         configs += [dict(t.params) for t in sorted(done, key=lambda t: t.values[0], reverse=maximize)[:WARM_START_TRIALS]]
     except Exception as exc:  # noqa: BLE001 - the previous study is gone or unreadable: the champion alone seeds it
         log.info("study '%s' not readable in %s (%s); warm start from the champion only", previous, ctx.ws.optuna_url, exc)
-    study = open_study(ctx.search_settings)
-    space = ctx.factory.space
-    unique = {tuple(sorted(space.clip(c).items())): space.clip(c) for c in configs}
-    for params in unique.values():
-        study.enqueue_trial(params, skip_if_exists=True)
-    return len(unique)
+    return enqueue_first(open_study(ctx.search_settings), configs, ctx.factory.space, defaults=False)
