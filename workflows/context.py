@@ -5,6 +5,7 @@ A leaf of ``workflows``: it imports only settings, errors and the workspace, so 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from workflows.errors import ConfigError, WorkflowError
 from workflows.workspace import Workspace, git_commit
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
     from omegaconf import DictConfig
 
     from nas.data import Dataset
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from nas.study import SearchSettings
     from nas.training import TrainSettings
 
-PARAMS_TAG = "nasflow.params"
+PARAMS_TAG = "nasflow.params"  # a registered run's architecture as typed JSON (its ``arch.*`` params are for the UI)
 
 
 @dataclass
@@ -44,6 +46,12 @@ class RunContext:
         return {"study_name": self.ws.study_name, "data_hash": self.data.content_hash,
                 "dvc_hash": tracked_dvc_hash(Path(self.cfg.data.path)), "git_commit": self.commit,
                 "registered_model": self.ws.registered_model}
+
+
+def tagged_params(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
+    """The architecture run ``run_id`` was registered with (its :data:`PARAMS_TAG`); None on a run without one."""
+    tag = client.get_run(run_id).data.tags.get(PARAMS_TAG)
+    return None if tag is None else dict(json.loads(tag))
 
 
 def load_space(cfg: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException
 
-    from workflows.context import PARAMS_TAG
+    from workflows.context import PARAMS_TAG, tagged_params
     from workflows.tracking import mlflow_client
 
     client = mlflow_client(ctx.ws)
@@ -24,12 +23,12 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     except MlflowException:
         which = f"version {version}" if version else f"alias '{alias}'"
         raise WorkflowError(f"registered model '{name}' has no {which}; run 'nasflow run' first or pick another") from None
-    tag = client.get_run(mv.run_id).data.tags.get(PARAMS_TAG)
-    if tag is None:
+    params = tagged_params(client, mv.run_id)
+    if params is None:
         raise WorkflowError(f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow")
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)
     loaded = mlflow.pytorch.load_model(f"models:/{name}/{mv.version}")
-    return json.loads(tag), loaded.state_dict(), f"version {mv.version} of {name}"
+    return params, loaded.state_dict(), f"version {mv.version} of {name}"
 
 
 def export_architecture(ctx: Any, out: Path, trial: int | None, version: str | None, alias: str) -> dict[str, Any]:

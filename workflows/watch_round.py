@@ -117,7 +117,7 @@ def _changed(state: FolderWatch, research: bool) -> RoundResult:
         listed = ", ".join(f"v{v}" for v in reversed(matches))
         return RoundResult("matched", f"{what} matches existing version {listed} of '{name}' (tag data_hash); "
                                       "no new version registered", matches[-1], f"data {data_hash[:12]} = v{matches[-1]}")
-    champion = champion_architecture(client, name, ctx.factory.space)
+    champion = champion_architecture(client, name)
     if research or champion is None:
         new, how = _search_and_retrain(ctx, champion)
     else:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from workflows.context import PARAMS_TAG, tagged_params
 from workflows.errors import WorkflowError
 from workflows.registry import current_champion
 
@@ -30,35 +29,19 @@ def versions_with_data_hash(client: Any, name: str, data_hash: str) -> list[str]
     return sorted((str(v.version) for v in found), key=int)
 
 
-def cast_param(raw: str, dimension: Any | None) -> Any:
-    """An MLflow param string back to its value, typed by the space's ``dimension`` (YAML rules without one)."""
-    if dimension is not None:
-        if dimension.kind == "int":
-            return int(float(raw))
-        if dimension.kind == "float":
-            return float(raw)
-        for choice in dimension.choices or ():
-            if str(choice) == raw:
-                return choice
-    return yaml.safe_load(raw)
-
-
-def champion_architecture(client: Any, name: str, space: Any) -> Champion | None:
-    """The champion's architecture from its run's ``arch.*`` params, typed by ``space``; None without a champion."""
+def champion_architecture(client: Any, name: str) -> Champion | None:
+    """The champion's architecture (the typed params its run was registered with); None without a champion."""
     version = current_champion(client, name)
     if version is None:
         return None
-    params = client.get_run(version.run_id).data.params
-    arch = {key[len("arch."):]: value for key, value in params.items() if key.startswith("arch.")}
-    if not arch:
+    params = tagged_params(client, version.run_id)
+    if params is None:
         raise WorkflowError(
-            f"champion version {version.version} of '{name}' (run {version.run_id}) has no 'arch.*' params; "
+            f"champion version {version.version} of '{name}' (run {version.run_id}) has no '{PARAMS_TAG}' tag; "
             "retrain with 'nasflow retrain' or pass --research to search again"
         )
-    dimensions = getattr(space, "dimensions", {})
-    typed = {label: cast_param(raw, dimensions.get(label)) for label, raw in arch.items()}
     trial = version.tags.get("trial", "")
-    return Champion(str(version.version), typed, version.tags.get("study") or None,
+    return Champion(str(version.version), params, version.tags.get("study") or None,
                     int(trial) if trial.lstrip("-").isdigit() else None, version.tags.get("data_hash"))
 
 
