@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -23,6 +23,9 @@ class ModelCost:
     def as_dict(self) -> dict[str, float | int | str]:
         """The figures as a flat mapping."""
         return dict(self.__dict__)
+
+
+COSTS = tuple(f.name for f in fields(ModelCost) if f.name != "device")  #: the figures a search may minimize
 
 
 def count_params(model: nn.Module) -> int:

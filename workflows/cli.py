@@ -12,6 +12,8 @@ import traceback
 
 from workflows.quiet import quiet
 
+# knowledge_base.FORMATS (a test holds them equal): importing knowledge_base here would load SQLAlchemy for --help
+OUTPUT_FORMATS = ("table", "json", "csv")
 EPILOG = """examples:
   nasflow init my-project                      scaffold a project (conf/, dvc.yaml, git, DVC)
   nasflow run                                  search, retrain and register the example model on digits
@@ -103,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--max-params", type=int)
     q.add_argument("--max-latency-ms", type=float)
     for q in kb.choices.values():
-        q.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        q.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
         _overrides(q)
 
     p = sub.add_parser("export", help="write a chosen architecture as a standalone PyTorch .py plus its weights")
