@@ -7,12 +7,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from workflows.config import compose_config, config_dir
 
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
-def _cfg(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
+    from knowledge_base import KnowledgeBase, QueryResult
+
+
+def _cfg(args: argparse.Namespace, extra: list[str] | None = None) -> DictConfig:
     """The run's config: the ``--params-file`` as it is, else ``conf/`` composed with the overrides."""
     if getattr(args, "params_file", None):
         from workflows.config import load_config_file
@@ -152,14 +158,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kb(args: argparse.Namespace) -> Any:
+def _kb(args: argparse.Namespace) -> KnowledgeBase:
     from knowledge_base import KnowledgeBase
     from workflows.workspace import Workspace
 
     return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)
 
 
-def _print_result(result: Any, fmt: str) -> int:
+def _print_result(result: QueryResult, fmt: str) -> int:
     from knowledge_base import format_result
 
     print(format_result(result, fmt))
@@ -246,7 +252,7 @@ def serve(command: list[str], **env: str) -> int:
     import os
     import signal
 
-    def interrupt(_signum: int, _frame: Any) -> None:
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)

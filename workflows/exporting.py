@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflows.errors import WorkflowError
 
+if TYPE_CHECKING:
+    from workflows.context import RunContext
 
-def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+
+def _version_params(ctx: RunContext, version: str | None, alias: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Parameters and trained weights of a registered version (by number, else by alias)."""
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException
@@ -31,7 +34,7 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     return params, loaded.state_dict(), f"version {mv.version} of {name}"
 
 
-def export_architecture(ctx: Any, out: Path, trial: int | None, version: str | None, alias: str) -> dict[str, Any]:
+def export_architecture(ctx: RunContext, out: Path, trial: int | None, version: str | None, alias: str) -> dict[str, Any]:
     """Export a registered version (trained weights) or a study trial (architecture, freshly initialized)."""
     import torch
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from optuna import Study
 
 log = logging.getLogger(__name__)
 
 
-def save_study_plots(study: Any, folder: Path) -> list[Path]:
+def save_study_plots(study: Study, folder: Path) -> list[Path]:
     """Write the plots that the study supports into ``folder``; returns their paths."""
     from optuna.trial import TrialState
 

@@ -5,9 +5,13 @@ Each draws only on a terminal and when progress is wanted (``--no-progress`` hid
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from nas.observer import SearchObserver, TrialResult
+
+if TYPE_CHECKING:
+    from optuna import Study
+    from rich.console import Console
 
 
 class ProgressObserver(SearchObserver):
@@ -46,14 +50,14 @@ class ProgressObserver(SearchObserver):
     def waiting_for(self, numbers: list[int]) -> None:
         self.progress.update(self.epoch_task, info=f"waiting for trial {', '.join(map(str, numbers))} of another worker")
 
-    def search_ended(self, study: Any) -> None:
+    def search_ended(self, study: Study) -> None:
         self.progress.stop()
 
 
 class StudyProgress:
     """A progress bar that follows a study's finished trials (for searches run by worker processes)."""
 
-    def __init__(self, study: Any, n_trials: int, enabled: bool = True) -> None:
+    def __init__(self, study: Study, n_trials: int, enabled: bool = True) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -80,7 +84,7 @@ class StudyProgress:
         self.progress.stop()
 
 
-def _console(enabled: bool) -> Any:
+def _console(enabled: bool) -> Console | None:
     """The stderr console, or None when progress is not wanted or stderr is not a terminal."""
     from rich.console import Console
 

@@ -7,14 +7,24 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workflows.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from optuna import Study
+
+    from knowledge_base import KnowledgeBase, WarmStart
+    from nas.search import Reuse
+    from workflows.context import RunContext
+    from workflows.kb_records import KnowledgeBaseObserver
+    from workflows.progress import ProgressObserver
+    from workflows.tracking import MlflowSearchObserver
 
 START = "start"  # the line that lets waiting worker processes begin (see workflows.worker)
 
 
-def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
+def _tracker(ctx: RunContext, parent_run_id: str | None = None) -> MlflowSearchObserver:
     """The search's MLflow observer; a worker of a parent (``parent_run_id``) finds the stores created."""
     from contextlib import nullcontext
 
@@ -37,17 +47,19 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
     return MlflowSearchObserver(client, experiment_id, tags, params, parent_run_id)
 
 
-def _observers(ctx: Any, tracker: Any, show_progress: bool) -> list[Any]:
+def _observers(ctx: RunContext, tracker: MlflowSearchObserver,
+               show_progress: bool) -> tuple[KnowledgeBaseObserver, ProgressObserver]:
+    """The knowledge-base recorder (which links each record to its MLflow run) and the progress bars."""
     from workflows.context import open_kb
     from workflows.kb_records import KnowledgeBaseObserver, task_record
     from workflows.progress import ProgressObserver
 
     kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
                                         ctx.train_settings.as_dict(), ctx.lineage, tracker.trial_runs)
-    return [tracker, kb_observer, ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)]
+    return kb_observer, ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)
 
 
-def warm_starts(ctx: Any, kb: Any) -> list[Any]:
+def warm_starts(ctx: RunContext, kb: KnowledgeBase) -> list[WarmStart]:
     """With ``search.warm_start=auto``: the best configurations of the most similar past tasks (other data)."""
     if ctx.cfg.search.warm_start != "auto":
         return []
@@ -55,7 +67,7 @@ def warm_starts(ctx: Any, kb: Any) -> list[Any]:
                          exclude_hash=ctx.data.content_hash, metric=ctx.search_settings.metric)
 
 
-def reuse_from(ctx: Any, kb: Any) -> Any:
+def reuse_from(ctx: RunContext, kb: KnowledgeBase) -> Reuse:
     """A look-up of recorded results for the same model, data content hash, fingerprint and training settings."""
     from nas.search import Reused
 
@@ -71,14 +83,14 @@ def reuse_from(ctx: Any, kb: Any) -> Any:
     return lookup
 
 
-def remember_warm_start(study: Any, starts: list[Any]) -> None:
+def remember_warm_start(study: Study, starts: list[WarmStart]) -> None:
     """Note in the study where its warm start came from (shown in the summary)."""
     if starts and "warm_start" not in study.user_attrs:
         study.set_user_attr("warm_start", [{"task": w.task, "distance": round(w.distance, 4), w.metric: w.value}
                                            for w in starts])
 
 
-def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str | None = None) -> Any:
+def search_in_process(ctx: RunContext, show_progress: bool = True, parent_run_id: str | None = None) -> Study:
     """Run (or resume) the search in this process, tracked in MLflow and recorded in the knowledge base."""
     from nas.observer import Observers
     from nas.search import fingerprint_key, run_search
@@ -90,21 +102,22 @@ def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str |
     tracker = _tracker(ctx, parent_run_id)
     if parent_run_id is None:
         fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
-    observers = _observers(ctx, tracker, show_progress)
+    kb_observer, progress = _observers(ctx, tracker, show_progress)
     kb = open_kb(ctx.ws)
     starts = warm_starts(ctx, kb) if parent_run_id is None else []
     try:
-        study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings, Observers(observers),
+        study: Study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings,
+                                  Observers([tracker, kb_observer, progress]),
                            arch_key=fingerprint_key, reuse=reuse_from(ctx, kb), warm_start=[w.params for w in starts])
         remember_warm_start(study, starts)
         return study
     except BaseException:
-        observers[-1].progress.stop()
+        progress.progress.stop()
         tracker.abort()
         raise
 
 
-def _worker_configs(ctx: Any) -> list[Path]:
+def _worker_configs(ctx: RunContext) -> list[Path]:
     """One resolved config file per worker: same study and storage, its own seed and thread count."""
     from omegaconf import OmegaConf
 
@@ -124,7 +137,7 @@ def _worker_configs(ctx: Any) -> list[Path]:
     return paths
 
 
-def worker_envs(ctx: Any) -> list[dict[str, str]]:
+def worker_envs(ctx: RunContext) -> list[dict[str, str]]:
     """The environment of each worker: this one's, with ``CUDA_VISIBLE_DEVICES`` naming the worker's own GPU
     (round robin over ``search.gpus``; more workers than GPUs only with ``search.workers_per_gpu``)."""
     from omegaconf import OmegaConf
@@ -141,7 +154,7 @@ def worker_envs(ctx: Any) -> list[dict[str, str]]:
     return envs
 
 
-def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
+def search_with_workers(ctx: RunContext, show_progress: bool = True) -> Study:
     """Run ``search.workers`` processes on one study, each on its own GPU when there are GPUs. They start at once
     and import what they need while this process creates the stores, experiment and study, then begin together
     on its start line."""
@@ -173,7 +186,7 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
     return study
 
 
-def _send_line(worker: subprocess.Popen, line: str) -> None:
+def _send_line(worker: subprocess.Popen[str], line: str) -> None:
     """Write ``line`` to the worker's input and close it; a worker that already died is reported by its exit."""
     try:
         worker.stdin.write(line)
@@ -182,7 +195,7 @@ def _send_line(worker: subprocess.Popen, line: str) -> None:
         pass
 
 
-def _shared_stores(ctx: Any) -> tuple[Any, Any]:
+def _shared_stores(ctx: RunContext) -> tuple[MlflowSearchObserver, Study]:
     """The parent run and the study, with the MLflow store and experiment, knowledge base and study created
     (or recovered after a crash) once, before any worker uses them."""
     from nas.recovery import recover_orphans
@@ -203,7 +216,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     return tracker, study
 
 
-def search(ctx: Any, show_progress: bool = True) -> Any:
+def search(ctx: RunContext, show_progress: bool = True) -> Study:
     """The search of ``ctx``: in this process, or with ``search.workers`` processes."""
     from nas.study import is_journal
 

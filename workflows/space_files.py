@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 
 from workflows.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from nas.space import Dimension, SearchSpace
 
 
 def snake_case(name: str) -> str:
@@ -16,13 +21,13 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
-def _range_text(dim: Any) -> str:
+def _range_text(dim: Dimension) -> str:
     if dim.kind == "categorical":
         return " | ".join(str(c) for c in dim.choices)
     return f"{dim.low:g} .. {dim.high:g}" + (" (log)" if dim.log else "")
 
 
-def print_space(space: Any, title: str) -> None:
+def print_space(space: SearchSpace, title: str) -> None:
     """The space as a table: label, kind, range, today's value."""
     from rich.console import Console
     from rich.table import Table
@@ -38,7 +43,7 @@ def print_space(space: Any, title: str) -> None:
         console.print(f"  note: {note}")
 
 
-def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path) -> Path:
+def write_space(target: str, name: str | None, force: bool, cfg: DictConfig, conf: Path) -> Path:
     """Extract the space of ``target`` for the configured data; write ``space/<name>.yaml`` and ``model/<name>.yaml``.
 
     The constructor arguments given as ``+model.args.X=value`` are fixed in the extraction and written to the model YAML.

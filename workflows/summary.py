@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optuna import Study
+
+    from workflows.context import RunContext
+    from workflows.registry import RegisteredVersion
 
 
-def trial_counts(study: Any) -> dict[str, int]:
+def trial_counts(study: Study) -> dict[str, int]:
     """How many trials of the study ended in each state."""
     counts: dict[str, int] = {}
     for trial in study.get_trials(deepcopy=False):
@@ -14,14 +20,14 @@ def trial_counts(study: Any) -> dict[str, int]:
     return counts
 
 
-def left_running(study: Any) -> list[dict[str, Any]]:
+def left_running(study: Study) -> list[dict[str, Any]]:
     """Trials still RUNNING when this worker stopped, with the worker (``host:pid:start``) that runs them."""
     from nas.recovery import WORKER_ATTR, others_running
 
     return [{"trial": t.number, "worker": t.user_attrs.get(WORKER_ATTR, "?")} for t in others_running(study)]
 
 
-def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
+def build_summary(ctx: RunContext, study: Study, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
     """Everything worth printing about a search (and, with ``outcome``, its retrain and registration)."""
     summary: dict[str, Any] = {
         "model": ctx.ws.model,
@@ -88,7 +94,7 @@ def reuse_source(source: object) -> str:
     return f"trial {source} of this study" if isinstance(source, int) else str(source)
 
 
-def decision(registered: Any, test_accuracy: float, margin: float) -> str:
+def decision(registered: RegisteredVersion, test_accuracy: float, margin: float) -> str:
     """Why the new version got its alias: no champion yet, or both scores on today's test split and the margin."""
     if registered.previous_champion is None or registered.previous_champion_accuracy is None:
         return f"{registered.alias}: the first version of {registered.name}"

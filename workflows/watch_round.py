@@ -9,7 +9,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from workflows.context import RunContext
+    from workflows.watch_versions import Champion
 
 log = logging.getLogger(__name__)
 WARM_START_TRIALS = 3
@@ -20,7 +26,7 @@ class FolderWatch:
     """What the watcher remembers about one data folder between rounds."""
 
     folder: Path
-    cfg: Any
+    cfg: DictConfig
     signature: str | None = None
     last: str = "not checked yet"
 
@@ -142,7 +148,7 @@ class NewVersion:
     previous_accuracy: float | None
 
 
-def _verdict(new: NewVersion, ctx: Any) -> str:
+def _verdict(new: NewVersion, ctx: RunContext) -> str:
     """Which alias the new version took, and against what."""
     margin = ctx.cfg.tracking.promote_margin
     if new.previous is None:
@@ -153,13 +159,13 @@ def _verdict(new: NewVersion, ctx: Any) -> str:
     return f"challenger (champion {previous} kept, margin {margin:g})"
 
 
-def _with_study(ctx: Any, study_name: str) -> Any:
+def _with_study(ctx: RunContext, study_name: str) -> RunContext:
     """``ctx`` with its Optuna study (and the lineage it writes) renamed to ``study_name``."""
     return dataclasses.replace(ctx, ws=dataclasses.replace(ctx.ws, study_name=study_name),
                                search_settings=dataclasses.replace(ctx.search_settings, study_name=study_name))
 
 
-def _retrain_champion(ctx: Any, champion: Any) -> NewVersion:
+def _retrain_champion(ctx: RunContext, champion: Champion) -> NewVersion:
     """Retrain the champion's architecture on today's data; lineage keeps the champion's study and trial."""
     from workflows.pipeline import retrain_and_register
 
@@ -170,7 +176,7 @@ def _retrain_champion(ctx: Any, champion: Any) -> NewVersion:
                       registered.previous_champion, registered.previous_champion_accuracy)
 
 
-def _search_and_retrain(ctx: Any, champion: Any) -> tuple[NewVersion, str]:
+def _search_and_retrain(ctx: RunContext, champion: Champion | None) -> tuple[NewVersion, str]:
     """The whole workflow again: a new study per data hash warm-started from the champion's, or the first search."""
     import copy
 
@@ -191,7 +197,7 @@ def _search_and_retrain(ctx: Any, champion: Any) -> tuple[NewVersion, str]:
                       before.get("test_accuracy")), how
 
 
-def _warm_start(ctx: Any, previous: str, champion_params: dict[str, Any]) -> int:
+def _warm_start(ctx: RunContext, previous: str, champion_params: dict[str, Any]) -> int:
     """Enqueue the champion's params and the best trials of study ``previous`` into ``ctx``'s (new) study."""
     import optuna
 
