@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -208,7 +208,7 @@ class _Objective:
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
                observer: SearchObserver | None = None, arch_key: ArchKey = fingerprint_key,
                evaluator: Evaluator | None = None, reuse: Reuse | None = None,
-               warm_start: list[dict[str, Any]] = (), score: Score | None = None) -> Any:
+               warm_start: Sequence[Mapping[str, Any]] = (), score: Score | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the budget is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from nas.constraints import Constraints
 from nas.errors import SearchError
@@ -50,9 +50,9 @@ class SearchSettings:
         return bool(self.costs)
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["minimize", "maximize"]]:
         """Optuna directions: the metric first, then every cost (minimized)."""
-        first = "minimize" if self.metric.endswith("loss") else "maximize"
+        first: Literal["minimize", "maximize"] = "minimize" if self.metric.endswith("loss") else "maximize"
         return [first] + ["minimize"] * len(self.costs)
 
 
@@ -103,7 +103,7 @@ def make_pruner(name: str) -> Any:
 
 def is_journal(url: str | None) -> bool:
     """Whether ``url`` names a JournalFileStorage (``journal:///path`` or a ``.journal``/``.log`` file)."""
-    return bool(url) and (url.startswith("journal:") or url.endswith((".journal", ".log")))
+    return url is not None and (url.startswith("journal:") or url.endswith((".journal", ".log")))
 
 
 def storage_path(url: str) -> str:

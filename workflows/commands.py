@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workflows.config import compose_config, config_dir
 
@@ -104,7 +104,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         return 0
     from workflows.progress import phase_line
 
-    outcome = {"result": result, "registered": register_result(ctx, result, number)}
+    outcome: dict[str, Any] = {"result": result, "registered": register_result(ctx, result, number)}
     phase_line(f"registered {outcome['registered'].uri} ({outcome['registered'].alias})", not args.no_progress)
     summary = build_summary(ctx, study, outcome, time.perf_counter() - started)
     write_metrics(summary, args.metrics_file)

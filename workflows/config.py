@@ -17,22 +17,25 @@ def config_dir(explicit: str | Path | None = None) -> Path:
         if candidate and (Path(candidate) / "config.yaml").is_file():
             return Path(candidate).resolve()
     if explicit:
-        raise ConfigError(f"config folder '{explicit}' has no config.yaml; point --config-dir at a nasflow conf/ folder")
+        raise ConfigError(
+            f"config folder '{explicit}' has no config.yaml; point --config-dir at a nasflow conf/ folder"
+        )
     return package_conf()
 
 
 def _explain(exc: BaseException) -> str:
     """One line from a Hydra/OmegaConf exception chain: the innermost message that names the key."""
     messages = []
-    while exc is not None:
-        text = str(exc).strip().splitlines()
+    current: BaseException | None = exc
+    while current is not None:
+        text = str(current).strip().splitlines()
         if text and "$VALUE" not in text[0]:
             messages.append(text[0].strip())
-        key = getattr(exc, "full_key", None)
+        key = getattr(current, "full_key", None)
         if key:
             messages.append(f"key: {key}")
             break
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return "; ".join(dict.fromkeys(messages))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from workflows.defaults import resolve_model_file
 from workflows.errors import ConfigError, WorkflowError
@@ -62,7 +62,8 @@ def load_space(cfg: Any) -> Any:
 
     if cfg.space.dimensions is None:
         return None
-    return SearchSpace.from_dict(OmegaConf.to_container(cfg.space), source=f"conf/space/{cfg.model.name}.yaml")
+    return SearchSpace.from_dict(cast(dict[str, Any], OmegaConf.to_container(cfg.space)),
+                                 source=f"conf/space/{cfg.model.name}.yaml")
 
 
 def load_data(cfg: Any) -> Any:
@@ -94,8 +95,9 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
         n_trials=s.n_trials, timeout=s.timeout, sampler=s.sampler.value, proxy=s.proxy.value, pruner=s.pruner.value,
         seed=s.seed, storage=ws.optuna_url, study_name=ws.study_name, metric=s.metric,
         costs=tuple(c.value for c in s.costs),
-        constraints=Constraints(**OmegaConf.to_container(s.constraints)),
-        select=Constraints(**OmegaConf.to_container(s.select)), max_failures=s.max_failures,
+        constraints=Constraints(**cast(dict[str, Any], OmegaConf.to_container(s.constraints))),
+        select=Constraints(**cast(dict[str, Any], OmegaConf.to_container(s.select))),
+        max_failures=s.max_failures,
     )
 
 
@@ -153,8 +155,10 @@ def prepare(cfg: Any) -> RunContext:
         torch.set_num_threads(cfg.search.threads)
     data = load_data(cfg)  # before the workspace: bad data writes nothing
     ws = Workspace.from_config(cfg)
-    spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
-    factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
+    spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name,
+                     cast(dict[str, Any], OmegaConf.to_container(cfg.model.args)))
+    factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg),
+                           cfg.model.extract.value)
     if settings.augment == "auto":
         settings = replace(settings, augment=auto_augment(tuple(data.input_shape)))
     return RunContext(cfg=cfg, ws=ws, data=data, factory=factory, train_settings=settings,

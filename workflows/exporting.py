@@ -25,16 +25,21 @@ def _version_params(ctx: RunContext, version: str | None, alias: str) -> tuple[d
         mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
     except MlflowException:
         which = f"version {version}" if version else f"alias '{alias}'"
-        raise WorkflowError(f"registered model '{name}' has no {which}; run 'nasflow run' first or pick another") from None
+        raise WorkflowError(
+            f"registered model '{name}' has no {which}; run 'nasflow run' first or pick another"
+        ) from None
     params = tagged_params(client, mv.run_id)
     if params is None:
-        raise WorkflowError(f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow")
+        raise WorkflowError(
+            f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow"
+        )
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)
     loaded = mlflow.pytorch.load_model(f"models:/{name}/{mv.version}")
     return params, loaded.state_dict(), f"version {mv.version} of {name}"
 
 
-def export_architecture(ctx: RunContext, out: Path, trial: int | None, version: str | None, alias: str) -> dict[str, Any]:
+def export_architecture(ctx: RunContext, out: Path, trial: int | None, version: str | None,
+                        alias: str) -> dict[str, Any]:
     """Export a registered version (trained weights) or a study trial (architecture, freshly initialized)."""
     import torch
 

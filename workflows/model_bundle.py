@@ -72,7 +72,9 @@ def load_bundle(folder: Path, ctx: Any) -> SavedModel:
         params, trial = dict(meta["params"]), meta["trial"]
         settings, cost = TrainSettings(**meta["settings"]), ModelCost(**meta["cost"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise WorkflowError(f"'{folder / META}' is not a nasflow retrain record ({type(exc).__name__}: {exc}); {fix}") from None
+        raise WorkflowError(
+            f"'{folder / META}' is not a nasflow retrain record ({type(exc).__name__}: {exc}); {fix}"
+        ) from None
     for key, expected in (("model", ctx.ws.model), ("data_hash", ctx.data.content_hash)):
         if meta.get(key) != expected:
             raise WorkflowError(f"'{folder / META}' has {key} {meta.get(key)!r} but the config's is {expected!r} "

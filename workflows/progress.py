@@ -40,7 +40,8 @@ class ProgressObserver(SearchObserver):
 
     def epoch_ended(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
         acc = metrics.get("val_accuracy")
-        self.progress.update(self.epoch_task, completed=epoch + 1, info=f"trial {number} val_acc={acc:.3f}" if acc is not None else "")
+        info = f"trial {number} val_acc={acc:.3f}" if acc is not None else ""
+        self.progress.update(self.epoch_task, completed=epoch + 1, info=info)
 
     def trial_ended(self, result: TrialResult) -> None:
         self.counts[result.state] = self.counts.get(result.state, 0) + 1
@@ -48,7 +49,8 @@ class ProgressObserver(SearchObserver):
         self.progress.update(self.trials, advance=1 if result.state != "failed" else 0, info=info)
 
     def waiting_for(self, numbers: list[int]) -> None:
-        self.progress.update(self.epoch_task, info=f"waiting for trial {', '.join(map(str, numbers))} of another worker")
+        info = f"waiting for trial {', '.join(map(str, numbers))} of another worker"
+        self.progress.update(self.epoch_task, info=info)
 
     def search_ended(self, study: Study) -> None:
         self.progress.stop()
@@ -62,8 +64,9 @@ class StudyProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.study, self.n_trials = study, n_trials
-        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                 TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled)
+        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=Console(stderr=True),
+                                 disable=not enabled)
         self.task: Any = None
 
     def __enter__(self) -> StudyProgress:

@@ -25,7 +25,8 @@ def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
     client = mlflow_client(ctx.ws)
     summary: dict[str, Any] = {
         "registered_model": name, "model_hash": hash_, "data_hash": ctx.data.content_hash,
-        "dvc_hash": ctx.lineage["dvc_hash"], "trial": saved.trial_number, "test_accuracy": result.metrics["test_accuracy"],
+        "dvc_hash": ctx.lineage["dvc_hash"], "trial": saved.trial_number,
+        "test_accuracy": result.metrics["test_accuracy"],
         "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "params": result.cost.params,
         "flops": result.cost.flops,
     }

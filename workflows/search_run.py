@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from workflows.errors import WorkflowError
 
@@ -78,7 +78,7 @@ def reuse_from(ctx: RunContext, kb: KnowledgeBase) -> Reuse:
         lineage = record.lineage
         source = (f"knowledge base evaluation {record.id} (study {lineage.get('study_name')}, "
                   f"trial {lineage.get('trial_number')}, task {record.task.name})")
-        return Reused(dict(record.metrics), source)
+        return Reused(cast(dict[str, float], dict(record.metrics)), source)  # the metrics it was recorded with
 
     return lookup
 
@@ -127,7 +127,7 @@ def _worker_configs(ctx: RunContext) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(n):
-        cfg = OmegaConf.to_container(ctx.cfg)
+        cfg = cast(dict[str, Any], OmegaConf.to_container(ctx.cfg))
         cfg["workspace"] = str(ctx.ws.root)
         cfg["search"].update(workers=1, storage=ctx.ws.optuna_url, study_name=ctx.ws.study_name,
                              seed=ctx.cfg.search.seed + index, threads=threads)
@@ -145,7 +145,7 @@ def worker_envs(ctx: RunContext) -> list[dict[str, str]]:
     from nas.device import check_workers_per_gpu, visible_gpus, worker_gpu
 
     s = ctx.cfg.search
-    gpus = visible_gpus(s.gpus if isinstance(s.gpus, str) else list(OmegaConf.to_container(s.gpus)))
+    gpus = visible_gpus(s.gpus if isinstance(s.gpus, str) else cast(list[int], OmegaConf.to_container(s.gpus)))
     check_workers_per_gpu(s.workers, gpus, s.workers_per_gpu)
     envs = []
     for index in range(s.workers):
@@ -177,7 +177,7 @@ def search_with_workers(ctx: RunContext, show_progress: bool = True) -> Study:
         while any(w.poll() is None for w in workers):
             progress.refresh()
             time.sleep(0.5)
-    errors = [f"worker {i} exited {w.returncode}: {(w.stderr.read().strip().splitlines() or ['?'])[-1]}"
+    errors = [f"worker {i} exited {w.returncode}: {(cast(IO[str], w.stderr).read().strip().splitlines() or ['?'])[-1]}"
               for i, w in enumerate(workers) if w.returncode != 0]
     if errors:
         tracker.abort()
@@ -188,9 +188,10 @@ def search_with_workers(ctx: RunContext, show_progress: bool = True) -> Study:
 
 def _send_line(worker: subprocess.Popen[str], line: str) -> None:
     """Write ``line`` to the worker's input and close it; a worker that already died is reported by its exit."""
+    stdin = cast(IO[str], worker.stdin)  # opened with stdin=PIPE
     try:
-        worker.stdin.write(line)
-        worker.stdin.close()
+        stdin.write(line)
+        stdin.close()
     except BrokenPipeError:
         pass
 

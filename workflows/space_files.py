@@ -23,7 +23,7 @@ def snake_case(name: str) -> str:
 
 def _range_text(dim: Dimension) -> str:
     if dim.kind == "categorical":
-        return " | ".join(str(c) for c in dim.choices)
+        return " | ".join(str(c) for c in dim.choices or ())
     return f"{dim.low:g} .. {dim.high:g}" + (" (log)" if dim.log else "")
 
 
@@ -46,7 +46,8 @@ def print_space(space: SearchSpace, title: str) -> None:
 def write_space(target: str, name: str | None, force: bool, cfg: DictConfig, conf: Path) -> Path:
     """Extract the space of ``target`` for the configured data; write ``space/<name>.yaml`` and ``model/<name>.yaml``.
 
-    The constructor arguments given as ``+model.args.X=value`` are fixed in the extraction and written to the model YAML.
+    The constructor arguments given as ``+model.args.X=value`` are fixed in the extraction and written to the model
+    YAML.
     """
     from omegaconf import OmegaConf
 
@@ -65,11 +66,13 @@ def write_space(target: str, name: str | None, force: bool, cfg: DictConfig, con
     if space_path.exists() and not force:
         raise WorkflowError(f"{space_path} exists; edit it, or pass --force to regenerate it")
     header = (f"# Search space of {spec.class_name} in {spec.file} for data '{data.name}' {tuple(data.input_shape)}, "
-              f"{data.n_classes} classes.\n# Edit freely: narrow a range, delete a dimension to freeze it at its default.")
+              f"{data.n_classes} classes.\n"
+              "# Edit freely: narrow a range, delete a dimension to freeze it at its default.")
     factory.space.write_yaml(space_path, header)
     if not model_path.exists():
         model_path.parent.mkdir(parents=True, exist_ok=True)
-        model_path.write_text(yaml.safe_dump({"name": name, "file": str(spec.file), "class_name": spec.class_name,
-                                              "args": dict(spec.args), "extract": cfg.model.extract.value}, sort_keys=False))
+        model_yaml = {"name": name, "file": str(spec.file), "class_name": spec.class_name, "args": dict(spec.args),
+                      "extract": cfg.model.extract.value}
+        model_path.write_text(yaml.safe_dump(model_yaml, sort_keys=False))
     print_space(factory.space, f"{spec.class_name}: {len(factory.space)} dimensions → {space_path}")
     return space_path

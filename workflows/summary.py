@@ -140,8 +140,10 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
                                    "that host died, retries it)" for r in summary["left_running"]) or "-"),
         ("pruning", "{pruned} pruned ({infeasible} by constraints), {epochs_saved} epochs saved, {reused} reused"
                     .format(**summary["pruning"])),
-        ("reused from", "\n".join(f"trial {n}: {source}" for n, source in summary.get("reused_from", {}).items()) or "-"),
-        ("warm start", ", ".join(f"{w['task']} (distance {w['distance']})" for w in summary.get("warm_start", [])) or "-"),
+        ("reused from",
+         "\n".join(f"trial {n}: {source}" for n, source in summary.get("reused_from", {}).items()) or "-"),
+        ("warm start",
+         ", ".join(f"{w['task']} (distance {w['distance']})" for w in summary.get("warm_start", [])) or "-"),
         ("best val accuracy", f"{summary['best_val_accuracy']:.4f}" if "best_val_accuracy" in summary else "-"),
         ("test accuracy", f"{summary['test_accuracy']:.4f}" if "test_accuracy" in summary else "-"),
         ("parameters", f"{summary['params']:,}" if "params" in summary else "-"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 # settings of the config that the library's settings classes do not hold
 CONFIG_LIMITS = {
@@ -18,5 +18,5 @@ def validate_ranges(cfg: Any) -> None:
     from nas.limits import SEARCH_LIMITS, TRAIN_LIMITS, check_limits
 
     for group, limits in (("train", TRAIN_LIMITS), ("search", SEARCH_LIMITS)):
-        values = OmegaConf.to_container(cfg[group])
+        values = cast(dict[str, Any], OmegaConf.to_container(cfg[group]))
         check_limits(values, {**limits, **CONFIG_LIMITS[group]}, f"{group}.")

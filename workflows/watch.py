@@ -1,4 +1,4 @@
-"""``nasflow watch``: poll DVC-tracked data folders; on new data retrain, register, and move ``champion`` only if better.
+"""``nasflow watch``: poll DVC-tracked data folders; on new data retrain, register, move ``champion`` only if better.
 
 One line per folder per round on stdout. The first Ctrl-C finishes the current round and stops (a second one
 aborts it); either way the watch exits 0 with a last line. One watcher per DVC repository (a lock file).
@@ -91,7 +91,8 @@ def watch(folders: list[str], interval: float, max_rounds: int, research: bool =
     if interval < 0 or max_rounds < 0:
         raise WorkflowError(f"--interval {interval:g} and --max-rounds {max_rounds} must be >= 0 (0 rounds = forever)")
     say = emit or (lambda line: print(line, flush=True))
-    states = [FolderWatch(folder, cfg) for folder, cfg in folder_configs(list(folders), list(overrides or []), config_dir)]
+    configs = folder_configs(list(folders), list(overrides or []), config_dir)
+    states = [FolderWatch(folder, cfg) for folder, cfg in configs]
     roots = sorted({dvc_repo_root(state.folder) for state in states})
     stop = StopRequest()
     with ExitStack() as stack:

@@ -122,7 +122,8 @@ def _changed(state: FolderWatch, research: bool) -> RoundResult:
     if matches:
         listed = ", ".join(f"v{v}" for v in reversed(matches))
         return RoundResult("matched", f"{what} matches existing version {listed} of '{name}' (tag data_hash); "
-                                      "no new version registered", matches[-1], f"data {data_hash[:12]} = v{matches[-1]}")
+                                      "no new version registered", matches[-1],
+                           f"data {data_hash[:12]} = v{matches[-1]}")
     champion = champion_architecture(client, name)
     if research or champion is None:
         new, how = _search_and_retrain(ctx, champion)
@@ -208,7 +209,9 @@ def _warm_start(ctx: RunContext, previous: str, champion_params: dict[str, Any])
         old = optuna.load_study(study_name=previous, storage=ctx.ws.optuna_url)
         done = [t for t in old.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.values]
         maximize = old.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-        configs += [dict(t.params) for t in sorted(done, key=lambda t: t.values[0], reverse=maximize)[:WARM_START_TRIALS]]
+        best = sorted(done, key=lambda t: t.values[0], reverse=maximize)[:WARM_START_TRIALS]
+        configs += [dict(t.params) for t in best]
     except Exception as exc:  # noqa: BLE001 - the previous study is gone or unreadable: the champion alone seeds it
-        log.info("study '%s' not readable in %s (%s); warm start from the champion only", previous, ctx.ws.optuna_url, exc)
+        log.info("study '%s' not readable in %s (%s); warm start from the champion only", previous, ctx.ws.optuna_url,
+                 exc)
     return enqueue_first(open_study(ctx.search_settings), configs, ctx.factory.space, defaults=False)
