@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from workflows.defaults import package_conf
 from workflows.errors import ConfigError
 from workflows.validation import validate_ranges
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 
 def config_dir(explicit: str | Path | None = None) -> Path:
@@ -39,7 +42,7 @@ def _explain(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys(messages))
 
 
-def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
+def compose_config(overrides: list[str], conf: str | Path | None = None) -> DictConfig:
     """The composed, schema-validated config for ``overrides`` (Hydra override syntax)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -61,7 +64,7 @@ def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
     return cfg
 
 
-def load_config_file(path: str | Path) -> Any:
+def load_config_file(path: str | Path) -> DictConfig:
     """A fully composed config from ``path`` (DVC's ``params.yaml``), validated against the schema like ``conf/``."""
     import yaml
     from omegaconf import OmegaConf
@@ -78,7 +81,8 @@ def load_config_file(path: str | Path) -> Any:
     if not isinstance(loaded, dict):
         raise ConfigError(f"params file '{path}' holds a {type(loaded).__name__}, not a nasflow config mapping; {fix}")
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(NasflowConfig), loaded)
+        # merging into a structured config gives a DictConfig
+        cfg = cast("DictConfig", OmegaConf.merge(OmegaConf.structured(NasflowConfig), loaded))
         OmegaConf.resolve(cfg)
     except Exception as exc:  # OmegaConf raises many types; all are the file's content
         raise ConfigError(f"params file '{path}' is not a valid nasflow config ({_explain(exc)}); {fix}") from None
@@ -89,7 +93,7 @@ def load_config_file(path: str | Path) -> Any:
     return cfg
 
 
-def config_yaml(cfg: Any) -> str:
+def config_yaml(cfg: DictConfig) -> str:
     """``cfg`` as YAML, exactly as DVC's Hydra composition writes ``params.yaml``."""
     from omegaconf import OmegaConf
 

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from omegaconf import DictConfig
 
+    from knowledge_base import KnowledgeBase
     from nas.data import Dataset
     from nas.factory import ModelFactory
+    from nas.space import SearchSpace
     from nas.study import SearchSettings
     from nas.training import TrainSettings
 
@@ -54,7 +56,7 @@ def tagged_params(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
     return None if tag is None else dict(json.loads(tag))
 
 
-def load_space(cfg: Any) -> Any:
+def load_space(cfg: DictConfig) -> SearchSpace | None:
     """The space from ``conf/space/<model>.yaml`` if the config has one, else None (extract from the file)."""
     from omegaconf import OmegaConf
 
@@ -66,7 +68,7 @@ def load_space(cfg: Any) -> Any:
                                  source=f"conf/space/{cfg.model.name}.yaml")
 
 
-def load_data(cfg: Any) -> Any:
+def load_data(cfg: DictConfig) -> Dataset:
     """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy."""
     from nas.data import load_data_folder
     from nas.data.splits import check_measurable
@@ -83,7 +85,7 @@ def load_data(cfg: Any) -> Any:
     return data
 
 
-def search_settings(cfg: Any, ws: Workspace) -> Any:
+def search_settings(cfg: DictConfig, ws: Workspace) -> SearchSettings:
     """The search settings of ``cfg.search`` with the workspace's storage and study name."""
     from omegaconf import OmegaConf
 
@@ -101,7 +103,7 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
     )
 
 
-def train_settings(cfg: Any) -> Any:
+def train_settings(cfg: DictConfig) -> TrainSettings:
     """The training settings of ``cfg.train``, checked before anything is written: a device that is not here or a
     precision that does not exist is one :class:`ConfigError` line."""
     from nas.device import resolve_device
@@ -140,7 +142,7 @@ def device_tags(label: str) -> dict[str, str]:
     return {"nasflow.device": label, **({"nasflow.gpu": gpu} if label.startswith("cuda") and gpu else {})}
 
 
-def prepare(cfg: Any) -> RunContext:
+def prepare(cfg: DictConfig) -> RunContext:
     """Check the training settings, resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
     from omegaconf import OmegaConf
@@ -165,7 +167,7 @@ def prepare(cfg: Any) -> RunContext:
                       search_settings=search_settings(cfg, ws), commit=git_commit())
 
 
-def open_kb(ws: Workspace) -> Any:
+def open_kb(ws: Workspace) -> KnowledgeBase:
     """The knowledge base of the workspace."""
     from knowledge_base import KnowledgeBase
 

@@ -9,10 +9,13 @@ stands in for it) and says which version holds that model, as ``nasflow watch`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflows.context import RunContext
 
 
-def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
+def register_saved(ctx: RunContext, folder: Path) -> dict[str, Any]:
     """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
     from workflows.model_bundle import load_bundle
     from workflows.registry import MODEL_HASH_TAG, model_hash, version_holding

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 # settings of the config that the library's settings classes do not hold
 CONFIG_LIMITS = {
@@ -11,7 +14,7 @@ CONFIG_LIMITS = {
 }
 
 
-def validate_ranges(cfg: Any) -> None:
+def validate_ranges(cfg: DictConfig) -> None:
     """Raise :class:`nas.errors.SettingsError` (one line: key, value, allowed range) for the first bad setting."""
     from omegaconf import OmegaConf
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 from workflows.context import PARAMS_TAG, tagged_params
 from workflows.errors import WorkflowError
@@ -21,7 +24,7 @@ class Champion:
     data_hash: str | None
 
 
-def versions_with_data_hash(client: Any, name: str, data_hash: str) -> list[str]:
+def versions_with_data_hash(client: MlflowClient, name: str, data_hash: str) -> list[str]:
     """Versions of registered model ``name`` whose ``data_hash`` tag is ``data_hash``, oldest first."""
     if not all(c.isalnum() for c in data_hash):
         raise WorkflowError(f"data hash {data_hash!r} is not a hex digest; it comes from nas.data.load_data_folder")
@@ -29,7 +32,7 @@ def versions_with_data_hash(client: Any, name: str, data_hash: str) -> list[str]
     return sorted((str(v.version) for v in found), key=int)
 
 
-def champion_architecture(client: Any, name: str) -> Champion | None:
+def champion_architecture(client: MlflowClient, name: str) -> Champion | None:
     """The champion's architecture (the typed params its run was registered with); None without a champion."""
     version = current_champion(client, name)
     if version is None:
@@ -45,13 +48,13 @@ def champion_architecture(client: Any, name: str) -> Champion | None:
                     int(trial) if trial.lstrip("-").isdigit() else None, version.tags.get("data_hash"))
 
 
-def champion_label(client: Any, name: str) -> str:
+def champion_label(client: MlflowClient, name: str) -> str:
     """``v<N>`` of the current champion of ``name``, or ``none``."""
     version = current_champion(client, name)
     return f"v{version.version}" if version is not None else "none"
 
 
-def tag_version(client: Any, name: str, version: str, tags: dict[str, str]) -> None:
+def tag_version(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
     """Set ``tags`` on version ``version`` of ``name``."""
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Workspace:
         return self.root / "mlartifacts"
 
     @classmethod
-    def from_config(cls, cfg: Any) -> Workspace:
+    def from_config(cls, cfg: DictConfig) -> Workspace:
         """Resolve every default (``null`` in ``conf/``) against the workspace folder."""
         root = Path(cfg.workspace).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
