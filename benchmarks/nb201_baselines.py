@@ -91,10 +91,11 @@ def search_ask_tell(make_sampler: Callable[[int], Any], seed: int, budget: int, 
     fingerprint is told its known value and costs no evaluation."""
     import optuna
 
+    from nas.study import enqueue_first
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=make_sampler(seed))
-    for params in [random_cell(seed), *warm_start]:
-        study.enqueue_trial(params, skip_if_exists=True)
+    enqueue_first(study, [random_cell(seed), *warm_start])
     known: dict[str, float] = {}
     log: list[Evaluation] = []
     trials = 0

@@ -1,6 +1,10 @@
 """nasflow's search library: spaces from model files, data folders, training, the Optuna search, retraining.
 
-Plain Python on torch, optuna and numpy: no Hydra, no MLflow, no DVC.
+Owns search spaces (extraction from a model file, the YAML round trip), building a model from sampled params, data
+folders, the training loop, the Optuna study and objective (locks, journals, budgets, first trials), retraining,
+model costs and architecture fingerprints. Plain Python on torch, optuna and numpy: it never imports Hydra, MLflow,
+DVC, ``knowledge_base`` or ``workflows`` (``tests/test_import_rules.py``); tracking reaches a search through the
+:class:`SearchObserver` callbacks that ``workflows`` implements.
 """
 
 from nas.augment import augment

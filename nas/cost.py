@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import cast
 
 import torch
 from torch import nn
@@ -25,6 +26,9 @@ class ModelCost:
         return dict(self.__dict__)
 
 
+COSTS = tuple(f.name for f in fields(ModelCost) if f.name != "device")  #: the figures a search may minimize
+
+
 def count_params(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -36,13 +40,14 @@ def count_flops(model: nn.Module, example: torch.Tensor) -> int:
 
     def conv_hook(module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
         nonlocal total
-        kernel = module.weight.shape[1:].numel()  # in_channels/groups × kernel elements
+        kernel = cast(torch.Tensor, module.weight).shape[1:].numel()  # in_channels/groups × kernel elements
         total += 2 * kernel * out[0].numel()
 
     def linear_hook(module: nn.Module, inp: tuple, _out: torch.Tensor) -> None:
         nonlocal total
-        rows = inp[0][0].numel() // module.in_features
-        total += 2 * module.in_features * module.out_features * rows
+        linear = cast(nn.Linear, module)
+        rows = inp[0][0].numel() // linear.in_features
+        total += 2 * linear.in_features * linear.out_features * rows
 
     handles = []
     for module in model.modules():

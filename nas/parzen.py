@@ -24,19 +24,19 @@ class ParzenSpace:
 
     def __init__(self, names: list[str], space: dict[str, BaseDistribution]) -> None:
         self.names, self.space = names, space
-        self.n_choices = np.array([len(space[n].choices) if isinstance(space[n], CategoricalDistribution) else 0
-                                   for n in names])
+        self.choices = {n: d.choices for n in names if isinstance(d := space[n], CategoricalDistribution)}
+        self.n_choices = np.array([len(self.choices.get(n, ())) for n in names])
         self.categorical = self.n_choices > 0
 
     def encode(self, configurations: Iterable[dict[str, Any]]) -> np.ndarray:
         """One row per configuration."""
-        rows = [[self.space[n].choices.index(c[n]) if cat else to_unit(self.space[n], c[n])
+        rows = [[self.choices[n].index(c[n]) if cat else to_unit(self.space[n], c[n])
                  for n, cat in zip(self.names, self.categorical)] for c in configurations]
         return np.array(rows, dtype=float).reshape(len(rows), len(self.names))
 
     def decode(self, row: np.ndarray) -> dict[str, Any]:
         """The configuration of a row."""
-        return {n: self.space[n].choices[int(v)] if cat else from_unit(self.space[n], float(v))
+        return {n: self.choices[n][int(v)] if cat else from_unit(self.space[n], float(v))
                 for n, cat, v in zip(self.names, self.categorical, row)}
 
     def candidates(self, rng: np.random.RandomState, good: np.ndarray, bad: np.ndarray, count: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
@@ -150,7 +150,7 @@ class LocalSearchSampler(BaseSampler):
             ]
             if options:
                 scores = np.array([ratio(child) for child in options]) + 1e-9 * self._rng.uniform(size=len(options))
-                if weight:
+                if weight and self.score is not None:
                     scores += weight * _standardized([self.score({**parent.params, **child}) for child in options])
                 return options[int(np.argmax(scores))]
         return {}
@@ -160,7 +160,7 @@ class LocalSearchSampler(BaseSampler):
         trials' values (oriented so that better is higher), 0 when it disagrees or too few trials have one."""
         if self.score is None:
             return 0.0
-        pairs = [(s, sign * t.value) for t in ranked if (s := self.score(t.params)) is not None]
+        pairs = [(s, sign * cast(float, t.value)) for t in ranked if (s := self.score(t.params)) is not None]
         if len(pairs) < MIN_SCORED:
             return 0.0
         return SCORE_WEIGHT * max(0.0, _spearman(*map(np.array, zip(*pairs))))
@@ -195,16 +195,19 @@ class LocalSearchSampler(BaseSampler):
     ) -> Callable[[dict[str, Any]], float]:
         """log l(x) - log g(x), one Parzen factor per dimension: l over the top ``gamma`` trials, g the rest."""
         good, bad = self._split(ranked)
-        numeric = {}  # name -> its encoding and the good and bad trials' points, encoded once per proposal
+        # name -> its encoding and the good and bad trials' points, encoded once per proposal
+        numeric: dict[str, tuple[ParzenSpace, np.ndarray, np.ndarray]] = {}
         for name in names:
             if not isinstance(space[name], CategoricalDistribution):
                 encoding = ParzenSpace([name], space)  # Gaussian kernels plus a wide prior kernel at the centre
-                numeric[name] = (encoding, *(encoding.encode(t.params for t in trials) for trials in (good, bad)))
+                good_points, bad_points = (encoding.encode(t.params for t in trials) for trials in (good, bad))
+                numeric[name] = (encoding, good_points, bad_points)
 
         def frequency(trials: list[FrozenTrial], name: str, value: Any) -> float:
             """Log frequency of ``value`` among the trials, with one uniform prior observation."""
             count = sum(1 for t in trials if t.params[name] == value)
-            return math.log((count + 1.0 / len(space[name].choices)) / (len(trials) + 1.0))
+            choices = cast(CategoricalDistribution, space[name]).choices
+            return math.log((count + 1.0 / len(choices)) / (len(trials) + 1.0))
 
         def log_ratio(name: str, value: Any) -> float:
             if name not in numeric:
@@ -230,7 +233,8 @@ def _moves(dist: BaseDistribution, value: Any) -> list[Any]:
     """The values a neighbour may take in a discrete dimension: every other choice, or the adjacent integers."""
     if isinstance(dist, CategoricalDistribution):
         return [c for c in dist.choices if c != value]
-    return [v for v in (value - dist.step, value + dist.step) if dist.low <= v <= dist.high]
+    ints = cast(IntDistribution, dist)  # the other discrete dimensions (_is_discrete)
+    return [v for v in (value - ints.step, value + ints.step) if ints.low <= v <= ints.high]
 
 
 def _uniform(dist: BaseDistribution, rng: np.random.RandomState) -> Any:

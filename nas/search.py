@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,7 +27,7 @@ from nas.recovery import (
     recover_orphans,
     worker_id,
 )
-from nas.study import SearchSettings, counted_trials, open_study
+from nas.study import SearchSettings, counted_trials, enqueue_first, open_study
 from nas.training import TrainSettings, prepare_model, train
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ class _Objective:
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
                observer: SearchObserver | None = None, arch_key: ArchKey = fingerprint_key,
                evaluator: Evaluator | None = None, reuse: Reuse | None = None,
-               warm_start: list[dict[str, Any]] = (), score: Score | None = None) -> Any:
+               warm_start: Sequence[Mapping[str, Any]] = (), score: Score | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the budget is
@@ -253,9 +253,7 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     with lock:
         recover_orphans(study)
         if not study.trials:
-            for params in [factory.space.defaults(), *(factory.space.clip(p) for p in warm_start)]:
-                if params:
-                    study.enqueue_trial(params, skip_if_exists=True)
+            enqueue_first(study, warm_start, factory.space)
     observer.search_started(settings.study_name, settings.n_trials, counted_trials(study))
     objective = _Objective(factory, data, train_settings, settings, observer, arch_key,
                            evaluator or TrainingEvaluator(data), reuse)

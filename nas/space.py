@@ -53,11 +53,19 @@ class Dimension:
         if self.default is not None and not self.low <= self.default <= self.high:
             raise SpaceError(f"{where} default {self.default} is outside [{self.low}, {self.high}]")
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a range (set on every range that passed :meth:`validate`)."""
+        if self.low is None or self.high is None:
+            raise SpaceError(f"{self.kind} dimension has no 'low' and 'high'; give both")
+        return self.low, self.high
+
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is a possible sample of this dimension."""
         if self.kind == "categorical":
             return value in (self.choices or ())
-        return self.low <= value <= self.high  # type: ignore[operator]
+        low, high = self.bounds
+        return low <= value <= high
 
     def clip(self, value: Any) -> Any:
         """``value`` moved into this dimension (nearest bound, or the default for an unknown choice)."""
@@ -67,7 +75,8 @@ class Dimension:
                 if value in (self.choices or ())
                 else (self.default if self.default is not None else self.choices[0])  # type: ignore[index]
             )
-        clipped = min(max(value, self.low), self.high)  # type: ignore[type-var]
+        low, high = self.bounds
+        clipped = min(max(value, low), high)
         return int(round(clipped)) if self.kind == "int" else float(clipped)
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,7 +86,7 @@ class Dimension:
             out["choices"] = list(self.choices or ())
         else:
             cast = int if self.kind == "int" else float
-            out["low"], out["high"] = cast(self.low), cast(self.high)
+            out["low"], out["high"] = (cast(b) for b in self.bounds)
             if self.log:
                 out["log"] = True
             if self.step is not None:
@@ -148,9 +157,11 @@ class SearchSpace:
                 params[label] = trial.suggest_categorical(label, list(dim.choices or ()))
             elif dim.kind == "int":
                 step = int(dim.step) if dim.step else 1
-                params[label] = trial.suggest_int(label, int(dim.low), int(dim.high), step=step, log=dim.log)
+                low, high = dim.bounds
+                params[label] = trial.suggest_int(label, int(low), int(high), step=step, log=dim.log)
             else:
-                params[label] = trial.suggest_float(label, float(dim.low), float(dim.high), step=dim.step, log=dim.log)
+                low, high = dim.bounds
+                params[label] = trial.suggest_float(label, float(low), float(high), step=dim.step, log=dim.log)
         return params
 
     def to_optuna(self) -> dict[str, Any]:
@@ -162,9 +173,11 @@ class SearchSpace:
             if dim.kind == "categorical":
                 out[label] = CategoricalDistribution(list(dim.choices or ()))
             elif dim.kind == "int":
-                out[label] = IntDistribution(int(dim.low), int(dim.high), log=dim.log, step=int(dim.step or 1))
+                low, high = dim.bounds
+                out[label] = IntDistribution(int(low), int(high), log=dim.log, step=int(dim.step or 1))
             else:
-                out[label] = FloatDistribution(float(dim.low), float(dim.high), log=dim.log, step=dim.step)
+                low, high = dim.bounds
+                out[label] = FloatDistribution(float(low), float(high), log=dim.log, step=dim.step)
         return out
 
     def clip(self, params: Mapping[str, Any]) -> dict[str, Any]:

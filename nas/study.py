@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from nas.constraints import Constraints
 from nas.errors import SearchError
@@ -11,6 +12,7 @@ from nas.failures import DEFAULT_MAX_FAILURES
 
 if TYPE_CHECKING:
     from nas.samplers import Score
+    from nas.space import SearchSpace
 
 SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
@@ -49,9 +51,9 @@ class SearchSettings:
         return bool(self.costs)
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["minimize", "maximize"]]:
         """Optuna directions: the metric first, then every cost (minimized)."""
-        first = "minimize" if self.metric.endswith("loss") else "maximize"
+        first: Literal["minimize", "maximize"] = "minimize" if self.metric.endswith("loss") else "maximize"
         return [first] + ["minimize"] * len(self.costs)
 
 
@@ -102,7 +104,7 @@ def make_pruner(name: str) -> Any:
 
 def is_journal(url: str | None) -> bool:
     """Whether ``url`` names a JournalFileStorage (``journal:///path`` or a ``.journal``/``.log`` file)."""
-    return bool(url) and (url.startswith("journal:") or url.endswith((".journal", ".log")))
+    return url is not None and (url.startswith("journal:") or url.endswith((".journal", ".log")))
 
 
 def storage_path(url: str) -> str:
@@ -235,3 +237,19 @@ def count_trials(study: Any, states: tuple[str, ...]) -> int:
 def counted_trials(study: Any) -> int:
     """Trials that count toward the budget: completed or pruned ones, from every run of the study."""
     return count_trials(study, COUNTED_STATES)
+
+
+def enqueue_first(study: Any, warm_starts: Iterable[Mapping[str, Any]], space: SearchSpace | None = None,
+                  defaults: bool = True) -> int:
+    """Enqueue a study's first trials: ``space``'s default configuration (if ``defaults``), then ``warm_starts``
+    clipped into ``space`` (as given without one). Empty and repeated configurations are skipped, and so is one the
+    study already holds; returns how many distinct configurations were offered."""
+    configs = [space.defaults()] if space is not None and defaults else []
+    configs += [space.clip(w) if space is not None else dict(w) for w in warm_starts]
+    unique: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    for params in configs:
+        if params:
+            unique.setdefault(tuple(sorted(params.items())), params)
+    for params in unique.values():
+        study.enqueue_trial(params, skip_if_exists=True)
+    return len(unique)

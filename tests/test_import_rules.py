@@ -1,5 +1,6 @@
 """The packages' import rules (DESIGN): ``nas`` never imports hydra/mlflow/dvc; ``knowledge_base`` never
-torch/mlflow/hydra. Checked on the source, so an import inside a function counts too."""
+torch/mlflow/hydra; neither imports ``workflows`` or the other library, and no package imports ``benchmarks``.
+Checked on the source, so an import inside a function counts too."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FORBIDDEN = {"nas": {"hydra", "mlflow", "dvc"}, "knowledge_base": {"torch", "mlflow", "hydra"}}
+FORBIDDEN = {
+    "nas": {"hydra", "mlflow", "dvc", "knowledge_base", "workflows", "benchmarks"},
+    "knowledge_base": {"torch", "mlflow", "hydra", "nas", "workflows", "benchmarks"},
+    "workflows": {"benchmarks"},
+}
 
 
 def imported_roots(path: Path) -> set[str]:

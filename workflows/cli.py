@@ -12,6 +12,8 @@ import traceback
 
 from workflows.quiet import quiet
 
+# knowledge_base.FORMATS (a test holds them equal): importing knowledge_base here would load SQLAlchemy for --help
+OUTPUT_FORMATS = ("table", "json", "csv")
 EPILOG = """examples:
   nasflow init my-project                      scaffold a project (conf/, dvc.yaml, git, DVC)
   nasflow run                                  search, retrain and register the example model on digits
@@ -121,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--max-params", type=int, help="only models with at most this many parameters")
     q.add_argument("--max-latency-ms", type=float, help="only models at most this fast on their device (ms per batch)")
     for q in kb.choices.values():
-        q.add_argument("--format", choices=("table", "json", "csv"), default="table",
+        q.add_argument("--format", choices=OUTPUT_FORMATS, default="table",
                        help="output format (default: table)")
         q.add_argument("--columns", metavar="A,B,...", help="only these columns, in this order (e.g. id,test_accuracy,"
                        "params,lineage.mlflow_run_id,settings.epochs; default: a table of what fits 120 characters, "
@@ -176,8 +178,8 @@ def _describe(parser: argparse.ArgumentParser) -> None:
         if isinstance(action, argparse._SubParsersAction):
             helps = {choice.dest: choice.help for choice in action._choices_actions}
             for name, sub in action.choices.items():
-                if sub.description is None and helps.get(name):
-                    text = helps[name]
+                text = helps.get(name)
+                if sub.description is None and text:
                     sub.description = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
                 _describe(sub)
 

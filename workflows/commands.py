@@ -8,12 +8,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from workflows.config import compose_config, config_dir
 
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
-def _cfg(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
+
+
+def _cfg(args: argparse.Namespace, extra: list[str] | None = None) -> DictConfig:
     """The run's config: the ``--params-file`` as it is, else ``conf/`` composed with the overrides."""
     if getattr(args, "params_file", None):
         from workflows.config import load_config_file
@@ -95,7 +100,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         return 0
     from workflows.progress import phase_line
 
-    outcome = {"result": result, "registered": register_result(ctx, result, number)}
+    outcome: dict[str, Any] = {"result": result, "registered": register_result(ctx, result, number)}
     phase_line(f"registered {outcome['registered'].uri} ({outcome['registered'].alias})", not args.no_progress)
     summary = build_summary(ctx, study, outcome, time.perf_counter() - started)
     write_metrics(summary, args.metrics_file)
@@ -260,7 +265,7 @@ def serve(command: list[str], **env: str) -> int:
     import os
     import signal
 
-    def interrupt(_signum: int, _frame: Any) -> None:
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from workflows.defaults import package_conf
 from workflows.errors import ConfigError
 from workflows.validation import validate_ranges
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 
 def config_dir(explicit: str | Path | None = None) -> Path:
@@ -17,22 +20,25 @@ def config_dir(explicit: str | Path | None = None) -> Path:
         if candidate and (Path(candidate) / "config.yaml").is_file():
             return Path(candidate).resolve()
     if explicit:
-        raise ConfigError(f"config folder '{explicit}' has no config.yaml; point --config-dir at a nasflow conf/ folder")
+        raise ConfigError(
+            f"config folder '{explicit}' has no config.yaml; point --config-dir at a nasflow conf/ folder"
+        )
     return package_conf()
 
 
 def _explain(exc: BaseException) -> str:
     """One line from a Hydra/OmegaConf exception chain: the innermost message that names the key."""
     messages = []
-    while exc is not None:
-        text = str(exc).strip().splitlines()
+    current: BaseException | None = exc
+    while current is not None:
+        text = str(current).strip().splitlines()
         if text and "$VALUE" not in text[0]:
             messages.append(text[0].strip())
-        key = getattr(exc, "full_key", None)
+        key = getattr(current, "full_key", None)
         if key:
             messages.append(f"key: {key}")
             break
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return "; ".join(dict.fromkeys(messages))
 
 
@@ -55,7 +61,7 @@ def _yaml_fault(exc: BaseException | None) -> str | None:
     return f"{mark.name}: is not valid YAML (line {mark.line + 1}, column {mark.column + 1}: {problem}); {fix}"
 
 
-def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
+def compose_config(overrides: list[str], conf: str | Path | None = None) -> DictConfig:
     """The composed, schema-validated config for ``overrides`` (Hydra override syntax)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -80,7 +86,7 @@ def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
     return cfg
 
 
-def load_config_file(path: str | Path) -> Any:
+def load_config_file(path: str | Path) -> DictConfig:
     """A fully composed config from ``path`` (DVC's ``params.yaml``), validated against the schema like ``conf/``."""
     import yaml
     from omegaconf import OmegaConf
@@ -97,7 +103,8 @@ def load_config_file(path: str | Path) -> Any:
     if not isinstance(loaded, dict):
         raise ConfigError(f"params file '{path}' holds a {type(loaded).__name__}, not a nasflow config mapping; {fix}")
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(NasflowConfig), loaded)
+        # merging into a structured config gives a DictConfig
+        cfg = cast("DictConfig", OmegaConf.merge(OmegaConf.structured(NasflowConfig), loaded))
         OmegaConf.resolve(cfg)
     except Exception as exc:  # OmegaConf raises many types; all are the file's content
         raise ConfigError(f"params file '{path}' is not a valid nasflow config ({_explain(exc)}); {fix}") from None
@@ -108,7 +115,7 @@ def load_config_file(path: str | Path) -> Any:
     return cfg
 
 
-def config_yaml(cfg: Any) -> str:
+def config_yaml(cfg: DictConfig) -> str:
     """``cfg`` as YAML, exactly as DVC's Hydra composition writes ``params.yaml``."""
     from omegaconf import OmegaConf
 

@@ -5,23 +5,27 @@ A leaf of ``workflows``: it imports only settings, errors and the workspace, so 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from workflows.defaults import resolve_model_file
 from workflows.errors import ConfigError, WorkflowError
 from workflows.workspace import Workspace, git_commit, require_writable
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
     from omegaconf import DictConfig
 
+    from knowledge_base import KnowledgeBase
     from nas.data import Dataset
     from nas.factory import ModelFactory
+    from nas.space import SearchSpace
     from nas.study import SearchSettings
     from nas.training import TrainSettings
 
-PARAMS_TAG = "nasflow.params"
+PARAMS_TAG = "nasflow.params"  # a registered run's architecture as typed JSON (its ``arch.*`` params are for the UI)
 
 
 @dataclass
@@ -46,7 +50,13 @@ class RunContext:
                 "registered_model": self.ws.registered_model}
 
 
-def load_space(cfg: Any) -> Any:
+def tagged_params(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
+    """The architecture run ``run_id`` was registered with (its :data:`PARAMS_TAG`); None on a run without one."""
+    tag = client.get_run(run_id).data.tags.get(PARAMS_TAG)
+    return None if tag is None else dict(json.loads(tag))
+
+
+def load_space(cfg: DictConfig) -> SearchSpace | None:
     """The space from ``conf/space/<model>.yaml`` if the config has one, else None (extract from the file)."""
     from omegaconf import OmegaConf
 
@@ -54,10 +64,11 @@ def load_space(cfg: Any) -> Any:
 
     if cfg.space.dimensions is None:
         return None
-    return SearchSpace.from_dict(OmegaConf.to_container(cfg.space), source=f"conf/space/{cfg.model.name}.yaml")
+    return SearchSpace.from_dict(cast(dict[str, Any], OmegaConf.to_container(cfg.space)),
+                                 source=f"conf/space/{cfg.model.name}.yaml")
 
 
-def load_data(cfg: Any) -> Any:
+def load_data(cfg: DictConfig) -> Dataset:
     """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy."""
     from nas.data import load_data_folder
     from nas.data.splits import check_measurable
@@ -74,7 +85,7 @@ def load_data(cfg: Any) -> Any:
     return data
 
 
-def search_settings(cfg: Any, ws: Workspace) -> Any:
+def search_settings(cfg: DictConfig, ws: Workspace) -> SearchSettings:
     """The search settings of ``cfg.search`` with the workspace's storage and study name."""
     from omegaconf import OmegaConf
 
@@ -86,12 +97,13 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
         n_trials=s.n_trials, timeout=s.timeout, sampler=s.sampler.value, proxy=s.proxy.value, pruner=s.pruner.value,
         seed=s.seed, storage=ws.optuna_url, study_name=ws.study_name, metric=s.metric,
         costs=tuple(c.value for c in s.costs),
-        constraints=Constraints(**OmegaConf.to_container(s.constraints)),
-        select=Constraints(**OmegaConf.to_container(s.select)), max_failures=s.max_failures,
+        constraints=Constraints(**cast(dict[str, Any], OmegaConf.to_container(s.constraints))),
+        select=Constraints(**cast(dict[str, Any], OmegaConf.to_container(s.select))),
+        max_failures=s.max_failures,
     )
 
 
-def train_settings(cfg: Any) -> Any:
+def train_settings(cfg: DictConfig) -> TrainSettings:
     """The training settings of ``cfg.train``, checked before anything is written: a device that is not here or a
     precision that does not exist is one :class:`ConfigError` line."""
     from nas.device import resolve_device
@@ -130,7 +142,7 @@ def device_tags(label: str) -> dict[str, str]:
     return {"nasflow.device": label, **({"nasflow.gpu": gpu} if label.startswith("cuda") and gpu else {})}
 
 
-def prepare(cfg: Any) -> RunContext:
+def prepare(cfg: DictConfig) -> RunContext:
     """Check the training settings, resolve the workspace, load the data and build the model factory for ``cfg``."""
     import torch
     from omegaconf import OmegaConf
@@ -154,15 +166,17 @@ def prepare(cfg: Any) -> RunContext:
 
     warn_if_store_lost(ws)  # before anything opens (and so creates) the MLflow store
     follow_moved_workspace(ws)  # before anything logs an artifact into the place it was copied from
-    spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
-    factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
+    spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name,
+                     cast(dict[str, Any], OmegaConf.to_container(cfg.model.args)))
+    factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg),
+                           cfg.model.extract.value)
     if settings.augment == "auto":
         settings = replace(settings, augment=auto_augment(tuple(data.input_shape)))
     return RunContext(cfg=cfg, ws=ws, data=data, factory=factory, train_settings=settings,
                       search_settings=search_settings(cfg, ws), commit=git_commit())
 
 
-def open_kb(ws: Workspace) -> Any:
+def open_kb(ws: Workspace) -> KnowledgeBase:
     """The knowledge base of the workspace."""
     from knowledge_base import KnowledgeBase
 

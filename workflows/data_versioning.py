@@ -24,10 +24,12 @@ def repo_root(path: Path) -> Path:
     for parent in (path, *path.parents):
         if (parent / ".dvc").is_dir():
             return parent
-    out = subprocess.run(["git", "rev-parse", "--show-toplevel"], check=False, cwd=path if path.is_dir() else path.parent,
-                         capture_output=True, text=True)
+    out = subprocess.run(["git", "rev-parse", "--show-toplevel"], check=False,
+                         cwd=path if path.is_dir() else path.parent, capture_output=True, text=True)
     if out.returncode != 0:
-        raise WorkflowError(f"'{path}' is not inside a git repository; run 'git init' there first so DVC can track data")
+        raise WorkflowError(
+            f"'{path}' is not inside a git repository; run 'git init' there first so DVC can track data"
+        )
     return Path(out.stdout.strip())
 
 
@@ -93,8 +95,8 @@ def run_dvc(root: Path, *args: str) -> str:
     DVC runs in its own session so that a Ctrl-C meant for nasflow does not kill it half-way through.
     """
     with dvc_lock(root):
-        out = subprocess.run([sys.executable, "-m", "dvc", *args], check=False, cwd=root, capture_output=True, text=True,
-                             start_new_session=True)
+        out = subprocess.run([sys.executable, "-m", "dvc", *args], check=False, cwd=root, capture_output=True,
+                             text=True, start_new_session=True)
     if out.returncode != 0:
         lines = [line.strip() for line in (out.stderr or out.stdout).splitlines() if line.strip()]
         errors = [i for i, line in enumerate(lines) if line.startswith("ERROR")]
@@ -152,14 +154,16 @@ def tracked_dvc_hash(folder: Path) -> str | None:
     if folder.with_name(folder.name + ".dvc").is_file():
         return dvc_hash(folder)
     root = next((parent for parent in folder.parents if (parent / ".dvc").is_dir()), None)
-    lock = root / "dvc.lock" if root else None
-    if lock is None or not lock.is_file():
+    if root is None or not (root / "dvc.lock").is_file():
         return None
+    lock = root / "dvc.lock"
     relative = folder.relative_to(root).as_posix()
     try:
         stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
     except (OSError, yaml.YAMLError) as exc:
-        raise WorkflowError(f"{lock}: cannot be read ({exc}); run 'dvc repro' or 'dvc commit' to write it again") from None
+        raise WorkflowError(
+            f"{lock}: cannot be read ({exc}); run 'dvc repro' or 'dvc commit' to write it again"
+        ) from None
     for stage in stages.values():
         for out in stage.get("outs", []):
             if str(out.get("path", "")).rstrip("/") == relative and out.get("md5"):

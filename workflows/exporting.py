@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflows.errors import WorkflowError
 
+if TYPE_CHECKING:
+    from workflows.context import RunContext
 
-def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+
+def _version_params(ctx: RunContext, version: str | None, alias: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Parameters and trained weights of a registered version (by number, else by alias)."""
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException
 
-    from workflows.context import PARAMS_TAG
+    from workflows.context import PARAMS_TAG, tagged_params
     from workflows.tracking import mlflow_client
 
     name = ctx.ws.registered_model
@@ -27,17 +29,22 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
         mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
     except MlflowException:
         which = f"version {version}" if version else f"alias '{alias}'"
-        raise WorkflowError(f"registered model '{name}' has no {which}; run 'nasflow run' first or pick another") from None
-    tag = client.get_run(mv.run_id).data.tags.get(PARAMS_TAG)
-    if tag is None:
-        raise WorkflowError(f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow")
+        raise WorkflowError(
+            f"registered model '{name}' has no {which}; run 'nasflow run' first or pick another"
+        ) from None
+    params = tagged_params(client, mv.run_id)
+    if params is None:
+        raise WorkflowError(
+            f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow"
+        )
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)
     mlflow.set_tracking_uri(ctx.ws.mlflow_uri)  # the version's logged model; MLflow's default is ./mlflow.db
     loaded = mlflow.pytorch.load_model(f"models:/{name}/{mv.version}")
-    return json.loads(tag), loaded.state_dict(), f"version {mv.version} of {name}"
+    return params, loaded.state_dict(), f"version {mv.version} of {name}"
 
 
-def export_architecture(ctx: Any, out: Path, trial: int | None, version: str | None, alias: str) -> dict[str, Any]:
+def export_architecture(ctx: RunContext, out: Path, trial: int | None, version: str | None,
+                        alias: str) -> dict[str, Any]:
     """Export a registered version (trained weights) or a study trial (architecture, freshly initialized)."""
     import torch
 

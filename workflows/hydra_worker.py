@@ -11,13 +11,16 @@ before torch starts CUDA).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 
 from workflows.config import config_dir
 from workflows.quiet import quiet
 from workflows.schema import register_schemas
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 register_schemas()
 
@@ -34,7 +37,7 @@ def job_gpu(job_num: int | None, gpus: Any) -> str | None:
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def main(cfg: Any) -> None:
+def main(cfg: DictConfig) -> None:
     """Join the configured study and search until its budget is spent."""
     import os
 

@@ -18,8 +18,8 @@ def best_answer(kb: Any, task: str, metric: str | None, max_params: int | None,
     if not len(unbounded):
         return result, (f"no complete record of task '{task}' has metric '{chosen}'; pick another with --metric "
                         f"(e.g. {', '.join(m for m in METRICS if m != chosen)})")
-    budget = " and ".join(f"{flag} {value}" for flag, value in (("--max-params", max_params),
-                                                                 ("--max-latency-ms", max_latency_ms)) if value is not None)
+    flags = (("--max-params", max_params), ("--max-latency-ms", max_latency_ms))
+    budget = " and ".join(f"{flag} {value}" for flag, value in flags if value is not None)
     top = {c: unbounded.column(c)[0] for c in ("params", "latency_ms")}
     return result, (f"no record of task '{task}' is within {budget}; the best one without a budget has "
                     f"params {top['params']} and latency_ms {top['latency_ms']}")

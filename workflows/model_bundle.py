@@ -10,7 +10,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nas.retrain import RetrainResult
+    from workflows.context import RunContext
 
 from workflows.errors import WorkflowError
 
@@ -21,12 +25,12 @@ WEIGHTS, META = "weights.pt", "retrain.json"
 class SavedModel:
     """A loaded bundle: the retrain result, its trial and the hash of the bundle's bytes."""
 
-    result: Any
+    result: RetrainResult
     trial_number: int | None
     model_hash: str
 
 
-def save_bundle(folder: Path, ctx: Any, result: Any, trial_number: int | None) -> Path:
+def save_bundle(folder: Path, ctx: RunContext, result: RetrainResult, trial_number: int | None) -> Path:
     """Write ``result`` (a :class:`nas.retrain.RetrainResult`) to ``folder``: state dict + JSON metadata."""
     import torch
 
@@ -58,7 +62,7 @@ def require_bundle(folder: Path) -> Path:
     return folder
 
 
-def load_bundle(folder: Path, ctx: Any) -> SavedModel:
+def load_bundle(folder: Path, ctx: RunContext) -> SavedModel:
     """The bundle in ``folder``, rebuilt with ``ctx``'s model factory; it must be of ``ctx``'s model and data."""
     import torch
 
@@ -72,7 +76,9 @@ def load_bundle(folder: Path, ctx: Any) -> SavedModel:
         params, trial = dict(meta["params"]), meta["trial"]
         settings, cost = TrainSettings(**meta["settings"]), ModelCost(**meta["cost"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise WorkflowError(f"'{folder / META}' is not a nasflow retrain record ({type(exc).__name__}: {exc}); {fix}") from None
+        raise WorkflowError(
+            f"'{folder / META}' is not a nasflow retrain record ({type(exc).__name__}: {exc}); {fix}"
+        ) from None
     for key, expected in (("model", ctx.ws.model), ("data_hash", ctx.data.content_hash)):
         if meta.get(key) != expected:
             raise WorkflowError(f"'{folder / META}' has {key} {meta.get(key)!r} but the config's is {expected!r} "

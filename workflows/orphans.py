@@ -12,7 +12,8 @@ from workflows.workspace import Workspace
 
 _VERSIONS = ("SELECT DISTINCT coalesce(text_value, CAST(CAST(num_value AS INTEGER) AS TEXT)) AS v FROM lineage "
              "WHERE key = 'mlflow_model_version' "
-             "AND evaluation_id IN (SELECT evaluation_id FROM lineage WHERE key = 'registered_model' AND text_value = '{}')")
+             "AND evaluation_id IN (SELECT evaluation_id FROM lineage "
+             "WHERE key = 'registered_model' AND text_value = '{}')")
 _RUNS = "SELECT count(DISTINCT evaluation_id) AS n FROM lineage WHERE key = 'mlflow_run_id' AND text_value IS NOT NULL"
 
 
@@ -28,12 +29,12 @@ def _kb_orphans(ws: Workspace) -> list[str]:
         return []
     with KnowledgeBase(ws.kb_url, upgrade=False) as kb:
         runs = int(kb.sql(_RUNS).rows[0][0])
-        versions = sorted((str(row[0]) for row in kb.sql(_VERSIONS.format(ws.registered_model.replace("'", "''"))).rows),
-                          key=lambda v: int(v) if v.isdigit() else 0)
+        rows = kb.sql(_VERSIONS.format(ws.registered_model.replace("'", "''"))).rows
+        versions = sorted((str(row[0]) for row in rows), key=lambda v: int(v) if v.isdigit() else 0)
     found = [f"{runs} knowledge-base records whose MLflow runs are gone"] if runs else []
     if versions:
-        found.append(f"registered versions {', '.join(versions)} of '{ws.registered_model}' named in the knowledge base "
-                     "(new versions will reuse those numbers)")
+        found.append(f"registered versions {', '.join(versions)} of '{ws.registered_model}' named in the "
+                     "knowledge base (new versions will reuse those numbers)")
     return found
 
 
@@ -43,7 +44,9 @@ def _study_orphans(ws: Workspace) -> list[str]:
     from nas.study import make_storage, study_names
 
     names = study_names(ws.optuna_url)
-    storage = make_storage(ws.optuna_url) if names else None
+    if not names:
+        return []
+    storage = make_storage(ws.optuna_url)
     state = optuna.trial.TrialState
     finished = (state.COMPLETE, state.PRUNED, state.FAIL)  # each had its MLflow run
     counts = {name: len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False, states=finished))

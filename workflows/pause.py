@@ -2,9 +2,9 @@
 
 With ``NASFLOW_TEST_PAUSE_AT=<phase>`` and ``NASFLOW_TEST_PAUSE_MARKER=<file>`` in the environment, the first time
 the process reaches ``<phase>`` it writes its pid to ``<file>`` and waits for ever. Unset (always, outside tests),
-a phase costs one environment look-up. Phases: ``trial-epoch`` (an epoch of a trial ended), ``trial-logging`` (the MLflow writer is about to log a finished
-trial), ``retrain-epoch``, ``version-created`` (a version exists, no alias yet). Used by
-``tests/workflows/test_kill_suite.py``.
+a phase costs one environment look-up. Phases: ``trial-epoch`` (an epoch of a trial ended), ``trial-logging``
+(the MLflow writer is about to log a finished trial), ``retrain-epoch``, ``version-created`` (a version exists,
+no alias yet). Used by ``tests/workflows/test_kill_suite.py``.
 """
 
 from __future__ import annotations

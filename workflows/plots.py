@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optuna import Study
 
 log = logging.getLogger(__name__)
 
 
-def save_study_plots(study: Any, folder: Path) -> list[Path]:
+def save_study_plots(study: Study, folder: Path) -> list[Path]:
     """Write the plots that the study supports into ``folder``; returns their paths."""
     from optuna.trial import TrialState
 
@@ -31,7 +34,7 @@ def save_study_plots(study: Any, folder: Path) -> list[Path]:
     paths = []
     for name, draw in plots.items():
         try:
-            axes = draw()
+            axes: Any = draw()  # one Axes, or an array of them
             figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
             path = folder / f"{name}.png"
             figure.savefig(path, dpi=100, bbox_inches="tight")

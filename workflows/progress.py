@@ -5,9 +5,13 @@ Each draws only on a terminal and when progress is wanted (``--no-progress`` hid
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from nas.observer import SearchObserver, TrialResult
+
+if TYPE_CHECKING:
+    from optuna import Study
+    from rich.console import Console
 
 
 class ProgressObserver(SearchObserver):
@@ -36,7 +40,8 @@ class ProgressObserver(SearchObserver):
 
     def epoch_ended(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
         acc = metrics.get("val_accuracy")
-        self.progress.update(self.epoch_task, completed=epoch + 1, info=f"trial {number} val_acc={acc:.3f}" if acc is not None else "")
+        info = f"trial {number} val_acc={acc:.3f}" if acc is not None else ""
+        self.progress.update(self.epoch_task, completed=epoch + 1, info=info)
 
     def trial_ended(self, result: TrialResult) -> None:
         self.counts[result.state] = self.counts.get(result.state, 0) + 1
@@ -44,22 +49,24 @@ class ProgressObserver(SearchObserver):
         self.progress.update(self.trials, advance=1 if result.state != "failed" else 0, info=info)
 
     def waiting_for(self, numbers: list[int]) -> None:
-        self.progress.update(self.epoch_task, info=f"waiting for trial {', '.join(map(str, numbers))} of another worker")
+        info = f"waiting for trial {', '.join(map(str, numbers))} of another worker"
+        self.progress.update(self.epoch_task, info=info)
 
-    def search_ended(self, study: Any) -> None:
+    def search_ended(self, study: Study) -> None:
         self.progress.stop()
 
 
 class StudyProgress:
     """A progress bar that follows a study's finished trials (for searches run by worker processes)."""
 
-    def __init__(self, study: Any, n_trials: int, enabled: bool = True) -> None:
+    def __init__(self, study: Study, n_trials: int, enabled: bool = True) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.study, self.n_trials = study, n_trials
-        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                 TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled)
+        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=Console(stderr=True),
+                                 disable=not enabled)
         self.task: Any = None
 
     def __enter__(self) -> StudyProgress:
@@ -80,7 +87,7 @@ class StudyProgress:
         self.progress.stop()
 
 
-def _console(enabled: bool) -> Any:
+def _console(enabled: bool) -> Console | None:
     """The stderr console, or None when progress is not wanted or stderr is not a terminal."""
     from rich.console import Console
 

@@ -9,10 +9,13 @@ stands in for it) and says which version holds that model, as ``nasflow watch`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflows.context import RunContext
 
 
-def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
+def register_saved(ctx: RunContext, folder: Path) -> dict[str, Any]:
     """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
     from workflows.model_bundle import load_bundle
     from workflows.registry import MODEL_HASH_TAG, model_hash
@@ -23,7 +26,8 @@ def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
     hash_ = model_hash(result.model)  # the weights' hash, as every registering path tags it
     summary: dict[str, Any] = {
         "registered_model": name, "model_hash": hash_, "data_hash": ctx.data.content_hash,
-        "dvc_hash": ctx.lineage["dvc_hash"], "trial": saved.trial_number, "test_accuracy": result.metrics["test_accuracy"],
+        "dvc_hash": ctx.lineage["dvc_hash"], "trial": saved.trial_number,
+        "test_accuracy": result.metrics["test_accuracy"],
         "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "params": result.cost.params,
         "flops": result.cost.flops,
     }

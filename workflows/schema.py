@@ -8,55 +8,26 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from nas.cost import COSTS
+from nas.extract import MODES
+from nas.proxy import PROXIES
+from nas.study import PRUNERS, SAMPLERS
+from nas.training import OPTIMIZERS, SCHEDULES
 
-class Sampler(str, Enum):
-    local = "local"
-    tpe = "tpe"
-    random = "random"
-    gp = "gp"
-    cmaes = "cmaes"
-    nsga2 = "nsga2"
-
-
-class Proxy(str, Enum):
-    synflow = "synflow"
-    none = "none"
-
-
-class Pruner(str, Enum):
-    median = "median"
-    hyperband = "hyperband"
-    successive_halving = "successive_halving"
-    none = "none"
+# Each choice list has one definition, in nas (where it is checked); the schema's enums, which Hydra validates
+# config values against, are built from it. mypy cannot list the members of an enum built at runtime (misc).
+Sampler = Enum("Sampler", {v: v for v in SAMPLERS}, type=str, module=__name__)  # type: ignore[misc]
+Proxy = Enum("Proxy", {v: v for v in PROXIES}, type=str, module=__name__)  # type: ignore[misc]
+Pruner = Enum("Pruner", {v: v for v in PRUNERS}, type=str, module=__name__)  # type: ignore[misc]
+Cost = Enum("Cost", {v: v for v in COSTS}, type=str, module=__name__)  # type: ignore[misc]
+Optimizer = Enum("Optimizer", {v: v for v in OPTIMIZERS}, type=str, module=__name__)  # type: ignore[misc]
+Schedule = Enum("Schedule", {v: v for v in SCHEDULES}, type=str, module=__name__)  # type: ignore[misc]
+Extraction = Enum("Extraction", {v: v for v in MODES}, type=str, module=__name__)  # type: ignore[misc]
 
 
 class WarmStartMode(str, Enum):
     none = "none"
     auto = "auto"
-
-
-class Cost(str, Enum):
-    params = "params"
-    flops = "flops"
-    latency_ms = "latency_ms"
-    memory_mb = "memory_mb"
-
-
-class Optimizer(str, Enum):
-    adam = "adam"
-    adamw = "adamw"
-    sgd = "sgd"
-
-
-class Schedule(str, Enum):
-    cosine = "cosine"
-    constant = "constant"
-
-
-class Extraction(str, Enum):
-    auto = "auto"
-    constructor = "constructor"
-    layers = "layers"
 
 
 @dataclass
@@ -65,7 +36,7 @@ class ModelConfig:
     file: str = MISSING
     class_name: str = MISSING
     args: dict[str, Any] = field(default_factory=dict)
-    extract: Extraction = Extraction.auto
+    extract: Extraction = Extraction("auto")
 
 
 @dataclass
@@ -93,9 +64,9 @@ class LimitsConfig:
 class SearchConfig:
     n_trials: int = 20
     timeout: float | None = None
-    sampler: Sampler = Sampler.local
-    proxy: Proxy = Proxy.synflow
-    pruner: Pruner = Pruner.median
+    sampler: Sampler = Sampler("local")
+    proxy: Proxy = Proxy("synflow")
+    pruner: Pruner = Pruner("median")
     seed: int = 0
     storage: str | None = None
     study_name: str | None = None
@@ -118,10 +89,10 @@ class TrainConfig:
     retrain_epochs: int = 30
     batch_size: int = 64
     lr: float = 3e-3
-    optimizer: Optimizer = Optimizer.adam
+    optimizer: Optimizer = Optimizer("adam")
     weight_decay: float = 0.0
     seed: int = 0
-    schedule: Schedule = Schedule.cosine
+    schedule: Schedule = Schedule("cosine")
     device: str = "auto"
     precision: str = "32"
     channels_last: bool = False

@@ -7,14 +7,24 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from workflows.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from optuna import Study
+
+    from knowledge_base import KnowledgeBase, WarmStart
+    from nas.search import Reuse
+    from workflows.context import RunContext
+    from workflows.kb_records import KnowledgeBaseObserver
+    from workflows.progress import ProgressObserver
+    from workflows.tracking import MlflowSearchObserver
 
 START = "start"  # the line that lets waiting worker processes begin (see workflows.worker)
 
 
-def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
+def _tracker(ctx: RunContext, parent_run_id: str | None = None) -> MlflowSearchObserver:
     """The search's MLflow observer; a worker of a parent (``parent_run_id``) finds the stores created."""
     from contextlib import nullcontext
 
@@ -37,18 +47,19 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
     return MlflowSearchObserver(client, experiment_id, tags, params, parent_run_id)
 
 
-def _observers(ctx: Any, tracker: Any, show_progress: bool) -> list[Any]:
+def _observers(ctx: RunContext, tracker: MlflowSearchObserver,
+               show_progress: bool) -> tuple[KnowledgeBaseObserver, ProgressObserver]:
+    """The knowledge-base recorder (which links each record to its MLflow run) and the progress bars."""
     from workflows.context import open_kb
     from workflows.kb_records import KnowledgeBaseObserver, task_record
-    from workflows.pause import PauseObserver
     from workflows.progress import ProgressObserver
 
     kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
                                         ctx.train_settings.as_dict(), ctx.lineage, tracker.trial_runs)
-    return [tracker, kb_observer, PauseObserver(), ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)]
+    return kb_observer, ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)
 
 
-def _recovered_study(ctx: Any) -> Any:
+def _recovered_study(ctx: RunContext) -> Study:
     """The study, its trials of dead workers failed (and their retries enqueued) under the budget lock."""
     from nas.budget import budget_lock
     from nas.recovery import recover_orphans
@@ -60,7 +71,7 @@ def _recovered_study(ctx: Any) -> Any:
     return study
 
 
-def warm_starts(ctx: Any, kb: Any) -> list[Any]:
+def warm_starts(ctx: RunContext, kb: KnowledgeBase) -> list[WarmStart]:
     """With ``search.warm_start=auto``: the best configurations of the most similar past tasks (other data)."""
     if ctx.cfg.search.warm_start != "auto":
         return []
@@ -68,7 +79,7 @@ def warm_starts(ctx: Any, kb: Any) -> list[Any]:
                          exclude_hash=ctx.data.content_hash, metric=ctx.search_settings.metric)
 
 
-def reuse_from(ctx: Any, kb: Any) -> Any:
+def reuse_from(ctx: RunContext, kb: KnowledgeBase) -> Reuse:
     """A look-up of recorded results for the same model, data content hash, fingerprint and training settings."""
     from nas.search import Reused
 
@@ -79,47 +90,49 @@ def reuse_from(ctx: Any, kb: Any) -> Any:
         lineage = record.lineage
         source = (f"knowledge base evaluation {record.id} (study {lineage.get('study_name')}, "
                   f"trial {lineage.get('trial_number')}, task {record.task.name})")
-        return Reused(dict(record.metrics), source)
+        return Reused(cast(dict[str, float], dict(record.metrics)), source)  # the metrics it was recorded with
 
     return lookup
 
 
-def remember_warm_start(study: Any, starts: list[Any]) -> None:
+def remember_warm_start(study: Study, starts: list[WarmStart]) -> None:
     """Note in the study where its warm start came from (shown in the summary)."""
     if starts and "warm_start" not in study.user_attrs:
         study.set_user_attr("warm_start", [{"task": w.task, "distance": round(w.distance, 4), w.metric: w.value}
                                            for w in starts])
 
 
-def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str | None = None) -> Any:
+def search_in_process(ctx: RunContext, show_progress: bool = True, parent_run_id: str | None = None) -> Study:
     """Run (or resume) the search in this process, tracked in MLflow and recorded in the knowledge base."""
     from nas.observer import Observers
     from nas.search import fingerprint_key, run_search
     from nas.training import warm_up
     from workflows.context import open_kb
+    from workflows.pause import PauseObserver
     from workflows.tracking import fail_orphan_runs
     from workflows.trial_restore import restore_trial_records
 
     warm_up()
     tracker = _tracker(ctx, parent_run_id)
-    observers = _observers(ctx, tracker, show_progress)
+    kb_observer, progress = _observers(ctx, tracker, show_progress)
     if parent_run_id is None:  # else a worker, whose coordinator did this before starting it
         fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
-        restore_trial_records(_recovered_study(ctx), tracker, observers[1], ctx.search_settings.metric)
+        restore_trial_records(_recovered_study(ctx), tracker, kb_observer, ctx.search_settings.metric)
     kb = open_kb(ctx.ws)
     starts = warm_starts(ctx, kb) if parent_run_id is None else []
     try:
-        study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings, Observers(observers),
+        study: Study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings,
+                                  Observers([tracker, kb_observer, PauseObserver(), progress]),
                            arch_key=fingerprint_key, reuse=reuse_from(ctx, kb), warm_start=[w.params for w in starts])
         remember_warm_start(study, starts)
         return study
     except BaseException:
-        observers[-1].progress.stop()
+        progress.progress.stop()
         tracker.abort()
         raise
 
 
-def _worker_configs(ctx: Any) -> list[Path]:
+def _worker_configs(ctx: RunContext) -> list[Path]:
     """One resolved config file per worker: same study and storage, its own seed and thread count."""
     from omegaconf import OmegaConf
 
@@ -129,7 +142,7 @@ def _worker_configs(ctx: Any) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(n):
-        cfg = OmegaConf.to_container(ctx.cfg)
+        cfg = cast(dict[str, Any], OmegaConf.to_container(ctx.cfg))
         cfg["workspace"] = str(ctx.ws.root)
         cfg["search"].update(workers=1, storage=ctx.ws.optuna_url, study_name=ctx.ws.study_name,
                              seed=ctx.cfg.search.seed + index, threads=threads)
@@ -139,7 +152,7 @@ def _worker_configs(ctx: Any) -> list[Path]:
     return paths
 
 
-def worker_envs(ctx: Any) -> list[dict[str, str]]:
+def worker_envs(ctx: RunContext) -> list[dict[str, str]]:
     """The environment of each worker: this one's, with ``CUDA_VISIBLE_DEVICES`` naming the worker's own GPU
     (round robin over ``search.gpus``; more workers than GPUs only with ``search.workers_per_gpu``)."""
     from omegaconf import OmegaConf
@@ -147,7 +160,7 @@ def worker_envs(ctx: Any) -> list[dict[str, str]]:
     from nas.device import check_workers_per_gpu, visible_gpus, worker_gpu
 
     s = ctx.cfg.search
-    gpus = visible_gpus(s.gpus if isinstance(s.gpus, str) else list(OmegaConf.to_container(s.gpus)))
+    gpus = visible_gpus(s.gpus if isinstance(s.gpus, str) else cast(list[int], OmegaConf.to_container(s.gpus)))
     check_workers_per_gpu(s.workers, gpus, s.workers_per_gpu)
     envs = []
     for index in range(s.workers):
@@ -156,7 +169,7 @@ def worker_envs(ctx: Any) -> list[dict[str, str]]:
     return envs
 
 
-def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
+def search_with_workers(ctx: RunContext, show_progress: bool = True) -> Study:
     """Run ``search.workers`` processes on one study, each on its own GPU when there are GPUs. They start at once
     and import what they need while this process creates the stores, experiment and study, then begin together
     on its start line."""
@@ -179,7 +192,7 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
         while any(w.poll() is None for w in workers):
             progress.refresh()
             time.sleep(0.5)
-    errors = [f"worker {i} exited {w.returncode}: {(w.stderr.read().strip().splitlines() or ['?'])[-1]}"
+    errors = [f"worker {i} exited {w.returncode}: {(cast(IO[str], w.stderr).read().strip().splitlines() or ['?'])[-1]}"
               for i, w in enumerate(workers) if w.returncode != 0]
     if errors:
         tracker.abort()
@@ -188,19 +201,20 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
     return study
 
 
-def _send_line(worker: subprocess.Popen, line: str) -> None:
+def _send_line(worker: subprocess.Popen[str], line: str) -> None:
     """Write ``line`` to the worker's input and close it; a worker that already died is reported by its exit."""
+    stdin = cast(IO[str], worker.stdin)  # opened with stdin=PIPE
     try:
-        worker.stdin.write(line)
-        worker.stdin.close()
+        stdin.write(line)
+        stdin.close()
     except BrokenPipeError:
         pass
 
 
-def _shared_stores(ctx: Any) -> tuple[Any, Any]:
+def _shared_stores(ctx: RunContext) -> tuple[MlflowSearchObserver, Study]:
     """The parent run and the study, with the MLflow store and experiment, knowledge base and study created
     (or recovered after a crash) once, before any worker uses them."""
-    from nas.study import counted_trials
+    from nas.study import counted_trials, enqueue_first
     from workflows.context import open_kb
     from workflows.tracking import fail_orphan_runs
     from workflows.trial_restore import restore_trial_records
@@ -209,18 +223,16 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
     kb = open_kb(ctx.ws)  # creates or migrates the knowledge base
     study = _recovered_study(ctx)
-    restore_trial_records(study, tracker, _observers(ctx, tracker, False)[1], ctx.search_settings.metric)
+    restore_trial_records(study, tracker, _observers(ctx, tracker, False)[0], ctx.search_settings.metric)
     if not study.trials:
         starts = warm_starts(ctx, kb)
-        for params in [ctx.factory.space.defaults(), *(ctx.factory.space.clip(w.params) for w in starts)]:
-            if params:
-                study.enqueue_trial(params, skip_if_exists=True)
+        enqueue_first(study, [w.params for w in starts], ctx.factory.space)
         remember_warm_start(study, starts)
     tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, counted_trials(study))
     return tracker, study
 
 
-def search(ctx: Any, show_progress: bool = True) -> Any:
+def search(ctx: RunContext, show_progress: bool = True) -> Study:
     """The search of ``ctx``: in this process, or with ``search.workers`` processes."""
     from nas.study import is_journal
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 
 from workflows.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from nas.space import Dimension, SearchSpace
 
 
 def snake_case(name: str) -> str:
@@ -16,13 +21,13 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
-def _range_text(dim: Any) -> str:
+def _range_text(dim: Dimension) -> str:
     if dim.kind == "categorical":
-        return " | ".join(str(c) for c in dim.choices)
+        return " | ".join(str(c) for c in dim.choices or ())
     return f"{dim.low:g} .. {dim.high:g}" + (" (log)" if dim.log else "")
 
 
-def print_space(space: Any, title: str) -> None:
+def print_space(space: SearchSpace, title: str) -> None:
     """The space as a table: label, kind, range, today's value."""
     from rich.console import Console
     from rich.table import Table
@@ -38,10 +43,11 @@ def print_space(space: Any, title: str) -> None:
         console.print(f"  note: {note}")
 
 
-def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path) -> Path:
+def write_space(target: str, name: str | None, force: bool, cfg: DictConfig, conf: Path) -> Path:
     """Extract the space of ``target`` for the configured data; write ``space/<name>.yaml`` and ``model/<name>.yaml``.
 
-    The constructor arguments given as ``+model.args.X=value`` are fixed in the extraction and written to the model YAML.
+    The constructor arguments given as ``+model.args.X=value`` are fixed in the extraction and written to the model
+    YAML.
     """
     from omegaconf import OmegaConf
 
@@ -62,11 +68,13 @@ def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path
     if space_path.exists() and not force:
         raise WorkflowError(f"{space_path} exists; edit it, or pass --force to regenerate it")
     header = (f"# Search space of {spec.class_name} in {spec.file} for data '{data.name}' {tuple(data.input_shape)}, "
-              f"{data.n_classes} classes.\n# Edit freely: narrow a range, delete a dimension to freeze it at its default.")
+              f"{data.n_classes} classes.\n"
+              "# Edit freely: narrow a range, delete a dimension to freeze it at its default.")
     factory.space.write_yaml(space_path, header)
     if not model_path.exists():
         model_path.parent.mkdir(parents=True, exist_ok=True)
-        model_path.write_text(yaml.safe_dump({"name": name, "file": str(spec.file), "class_name": spec.class_name,
-                                              "args": dict(spec.args), "extract": cfg.model.extract.value}, sort_keys=False))
+        model_yaml = {"name": name, "file": str(spec.file), "class_name": spec.class_name, "args": dict(spec.args),
+                      "extract": cfg.model.extract.value}
+        model_path.write_text(yaml.safe_dump(model_yaml, sort_keys=False))
     print_space(factory.space, f"{spec.class_name}: {len(factory.space)} dimensions → {space_path}")
     return space_path

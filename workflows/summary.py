@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optuna import Study
+
+    from workflows.context import RunContext
+    from workflows.registry import RegisteredVersion
 
 
-def trial_counts(study: Any) -> dict[str, int]:
+def trial_counts(study: Study) -> dict[str, int]:
     """How many trials of the study ended in each state."""
     counts: dict[str, int] = {}
     for trial in study.get_trials(deepcopy=False):
@@ -14,14 +20,14 @@ def trial_counts(study: Any) -> dict[str, int]:
     return counts
 
 
-def left_running(study: Any) -> list[dict[str, Any]]:
+def left_running(study: Study) -> list[dict[str, Any]]:
     """Trials still RUNNING when this worker stopped, with the worker (``host:pid:start``) that runs them."""
     from nas.recovery import WORKER_ATTR, others_running
 
     return [{"trial": t.number, "worker": t.user_attrs.get(WORKER_ATTR, "?")} for t in others_running(study)]
 
 
-def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
+def build_summary(ctx: RunContext, study: Study, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
     """Everything worth printing about a search (and, with ``outcome``, its retrain and registration)."""
     summary: dict[str, Any] = {
         "model": ctx.ws.model,
@@ -89,7 +95,7 @@ def reuse_source(source: object) -> str:
     return f"trial {source} of this study" if isinstance(source, int) else str(source)
 
 
-def decision(registered: Any, test_accuracy: float, margin: float) -> str:
+def decision(registered: RegisteredVersion, test_accuracy: float, margin: float) -> str:
     """Why the new version got its alias: no champion yet, or both scores on today's test split and the margin."""
     if registered.previous_champion is None or registered.previous_champion_accuracy is None:
         return f"{registered.alias}: the first version of {registered.name}"
@@ -143,8 +149,10 @@ def print_summary(summary: dict[str, Any], as_json: bool = False) -> None:
                                    "that host died, retries it)" for r in summary["left_running"]) or "-"),
         ("pruning", "{pruned} pruned ({infeasible} by constraints), {epochs_saved} epochs saved, {reused} reused"
                     .format(**summary["pruning"])),
-        ("reused from", "\n".join(f"trial {n}: {source}" for n, source in summary.get("reused_from", {}).items()) or "-"),
-        ("warm start", ", ".join(f"{w['task']} (distance {w['distance']})" for w in summary.get("warm_start", [])) or "-"),
+        ("reused from",
+         "\n".join(f"trial {n}: {source}" for n, source in summary.get("reused_from", {}).items()) or "-"),
+        ("warm start",
+         ", ".join(f"{w['task']} (distance {w['distance']})" for w in summary.get("warm_start", [])) or "-"),
         ("best val accuracy", f"{summary['best_val_accuracy']:.4f}" if "best_val_accuracy" in summary else "-"),
         ("test accuracy", f"{summary['test_accuracy']:.4f}" if "test_accuracy" in summary else "-"),
         ("parameters", f"{summary['params']:,}" if "params" in summary else "-"),

@@ -133,7 +133,8 @@ def restore_trial_records(study: Any, tracker: Any, kb_observer: Any, metric: st
 
     @cache
     def run_ids() -> dict[int, str]:
-        return {n: r.info.run_id for n, r in trial_runs(tracker.client, tracker.experiment_id, study.study_name).items()}
+        runs = trial_runs(tracker.client, tracker.experiment_id, study.study_name)
+        return {n: r.info.run_id for n, r in runs.items()}
 
     recorded = record_missing_trials(kb_observer.kb, study, lambda r: kb_observer.record(r, run_ids().get(r.number)),
                                      metric)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 # settings of the config that the library's settings classes do not hold
 CONFIG_LIMITS = {
@@ -11,12 +14,12 @@ CONFIG_LIMITS = {
 }
 
 
-def validate_ranges(cfg: Any) -> None:
+def validate_ranges(cfg: DictConfig) -> None:
     """Raise :class:`nas.errors.SettingsError` (one line: key, value, allowed range) for the first bad setting."""
     from omegaconf import OmegaConf
 
     from nas.limits import SEARCH_LIMITS, TRAIN_LIMITS, check_limits
 
     for group, limits in (("train", TRAIN_LIMITS), ("search", SEARCH_LIMITS)):
-        values = OmegaConf.to_container(cfg[group])
+        values = cast(dict[str, Any], OmegaConf.to_container(cfg[group]))
         check_limits(values, {**limits, **CONFIG_LIMITS[group]}, f"{group}.")

@@ -1,4 +1,4 @@
-"""``nasflow watch``: poll DVC-tracked data folders; on new data retrain, register, and move ``champion`` only if better.
+"""``nasflow watch``: poll DVC-tracked data folders; on new data retrain, register, move ``champion`` only if better.
 
 One line per folder per round on stdout. The first Ctrl-C finishes the current round and stops (a second one
 aborts it); either way the watch exits 0 with a last line. One watcher per DVC repository (a lock file).
@@ -12,9 +12,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from workflows.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from workflows.watch_round import FolderWatch, RoundResult
 
 
 class StopRequest:
@@ -29,7 +35,7 @@ class StopRequest:
         """Whether Ctrl-C was pressed."""
         return self.event.is_set()
 
-    def handle(self, signum: int, frame: Any) -> None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         """The SIGINT handler."""
         if self.in_round and self.event.is_set():
             raise KeyboardInterrupt
@@ -55,7 +61,7 @@ class StopRequest:
             signal.signal(signal.SIGINT, previous)
 
 
-def folder_configs(folders: list[str], overrides: list[str], config_dir: str | None) -> list[tuple[Path, Any]]:
+def folder_configs(folders: list[str], overrides: list[str], config_dir: str | None) -> list[tuple[Path, DictConfig]]:
     """The composed config of each watched folder (``data.path`` set to it; named after it if several)."""
     from workflows.config import compose_config
 
@@ -85,7 +91,8 @@ def watch(folders: list[str], interval: float, max_rounds: int, research: bool =
     if interval < 0 or max_rounds < 0:
         raise WorkflowError(f"--interval {interval:g} and --max-rounds {max_rounds} must be >= 0 (0 rounds = forever)")
     say = emit or (lambda line: print(line, flush=True))
-    states = [FolderWatch(folder, cfg) for folder, cfg in folder_configs(list(folders), list(overrides or []), config_dir)]
+    configs = folder_configs(list(folders), list(overrides or []), config_dir)
+    states = [FolderWatch(folder, cfg) for folder, cfg in configs]
     roots = sorted({dvc_repo_root(state.folder) for state in states})
     stop = StopRequest()
     with ExitStack() as stack:
@@ -101,8 +108,8 @@ def watch(folders: list[str], interval: float, max_rounds: int, research: bool =
     return 0
 
 
-def _loop(states: list[Any], interval: float, max_rounds: int, research: bool, stop: StopRequest,
-          say: Callable[[str], None], run_round: Callable[..., Any]) -> int:
+def _loop(states: list[FolderWatch], interval: float, max_rounds: int, research: bool, stop: StopRequest,
+          say: Callable[[str], None], run_round: Callable[[FolderWatch, bool], RoundResult]) -> int:
     """Run rounds until ``max_rounds`` or Ctrl-C; returns the number of rounds done."""
     done = 0
     while not stop.requested and (max_rounds == 0 or done < max_rounds):
@@ -127,7 +134,7 @@ def _loop(states: list[Any], interval: float, max_rounds: int, research: bool, s
     return done
 
 
-def _champions(states: list[Any]) -> str:
+def _champions(states: list[FolderWatch]) -> str:
     """``champion of <model>: vN`` for each registered model watched."""
     from workflows.tracking import mlflow_client
     from workflows.watch_versions import champion_label

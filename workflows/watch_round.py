@@ -9,7 +9,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from workflows.context import RunContext
+    from workflows.watch_versions import Champion
 
 log = logging.getLogger(__name__)
 WARM_START_TRIALS = 3
@@ -20,7 +26,7 @@ class FolderWatch:
     """What the watcher remembers about one data folder between rounds."""
 
     folder: Path
-    cfg: Any
+    cfg: DictConfig
     signature: str | None = None
     last: str = "not checked yet"
 
@@ -116,8 +122,9 @@ def _changed(state: FolderWatch, research: bool) -> RoundResult:
     if matches:
         listed = ", ".join(f"v{v}" for v in reversed(matches))
         return RoundResult("matched", f"{what} matches existing version {listed} of '{name}' (tag data_hash); "
-                                      "no new version registered", matches[-1], f"data {data_hash[:12]} = v{matches[-1]}")
-    champion = champion_architecture(client, name, ctx.factory.space)
+                                      "no new version registered", matches[-1],
+                           f"data {data_hash[:12]} = v{matches[-1]}")
+    champion = champion_architecture(client, name)
     if research or champion is None:
         new, how = _search_and_retrain(ctx, champion)
     else:
@@ -142,7 +149,7 @@ class NewVersion:
     previous_accuracy: float | None
 
 
-def _verdict(new: NewVersion, ctx: Any) -> str:
+def _verdict(new: NewVersion, ctx: RunContext) -> str:
     """Which alias the new version took, and against what."""
     margin = ctx.cfg.tracking.promote_margin
     if new.previous is None:
@@ -153,13 +160,13 @@ def _verdict(new: NewVersion, ctx: Any) -> str:
     return f"challenger (champion {previous} kept, margin {margin:g})"
 
 
-def _with_study(ctx: Any, study_name: str) -> Any:
+def _with_study(ctx: RunContext, study_name: str) -> RunContext:
     """``ctx`` with its Optuna study (and the lineage it writes) renamed to ``study_name``."""
     return dataclasses.replace(ctx, ws=dataclasses.replace(ctx.ws, study_name=study_name),
                                search_settings=dataclasses.replace(ctx.search_settings, study_name=study_name))
 
 
-def _retrain_champion(ctx: Any, champion: Any) -> NewVersion:
+def _retrain_champion(ctx: RunContext, champion: Champion) -> NewVersion:
     """Retrain the champion's architecture on today's data; lineage keeps the champion's study and trial."""
     from workflows.pipeline import retrain_and_register
 
@@ -170,7 +177,7 @@ def _retrain_champion(ctx: Any, champion: Any) -> NewVersion:
                       registered.previous_champion, registered.previous_champion_accuracy)
 
 
-def _search_and_retrain(ctx: Any, champion: Any) -> tuple[NewVersion, str]:
+def _search_and_retrain(ctx: RunContext, champion: Champion | None) -> tuple[NewVersion, str]:
     """The whole workflow again: a new study per data hash warm-started from the champion's, or the first search."""
     import copy
 
@@ -191,23 +198,20 @@ def _search_and_retrain(ctx: Any, champion: Any) -> tuple[NewVersion, str]:
                       before.get("test_accuracy")), how
 
 
-def _warm_start(ctx: Any, previous: str, champion_params: dict[str, Any]) -> int:
+def _warm_start(ctx: RunContext, previous: str, champion_params: dict[str, Any]) -> int:
     """Enqueue the champion's params and the best trials of study ``previous`` into ``ctx``'s (new) study."""
     import optuna
 
-    from nas.study import open_study
+    from nas.study import enqueue_first, open_study
 
     configs = [champion_params]
     try:
         old = optuna.load_study(study_name=previous, storage=ctx.ws.optuna_url)
         done = [t for t in old.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.values]
         maximize = old.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-        configs += [dict(t.params) for t in sorted(done, key=lambda t: t.values[0], reverse=maximize)[:WARM_START_TRIALS]]
+        best = sorted(done, key=lambda t: t.values[0], reverse=maximize)[:WARM_START_TRIALS]
+        configs += [dict(t.params) for t in best]
     except Exception as exc:  # noqa: BLE001 - the previous study is gone or unreadable: the champion alone seeds it
-        log.info("study '%s' not readable in %s (%s); warm start from the champion only", previous, ctx.ws.optuna_url, exc)
-    study = open_study(ctx.search_settings)
-    space = ctx.factory.space
-    unique = {tuple(sorted(space.clip(c).items())): space.clip(c) for c in configs}
-    for params in unique.values():
-        study.enqueue_trial(params, skip_if_exists=True)
-    return len(unique)
+        log.info("study '%s' not readable in %s (%s); warm start from the champion only", previous, ctx.ws.optuna_url,
+                 exc)
+    return enqueue_first(open_study(ctx.search_settings), configs, ctx.factory.space, defaults=False)

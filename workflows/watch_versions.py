@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
+from workflows.context import PARAMS_TAG, tagged_params
 from workflows.errors import WorkflowError
 from workflows.registry import current_champion
 
@@ -22,7 +24,7 @@ class Champion:
     data_hash: str | None
 
 
-def versions_with_data_hash(client: Any, name: str, data_hash: str) -> list[str]:
+def versions_with_data_hash(client: MlflowClient, name: str, data_hash: str) -> list[str]:
     """Versions of registered model ``name`` whose ``data_hash`` tag is ``data_hash``, oldest first."""
     if not all(c.isalnum() for c in data_hash):
         raise WorkflowError(f"data hash {data_hash!r} is not a hex digest; it comes from nas.data.load_data_folder")
@@ -30,45 +32,29 @@ def versions_with_data_hash(client: Any, name: str, data_hash: str) -> list[str]
     return sorted((str(v.version) for v in found), key=int)
 
 
-def cast_param(raw: str, dimension: Any | None) -> Any:
-    """An MLflow param string back to its value, typed by the space's ``dimension`` (YAML rules without one)."""
-    if dimension is not None:
-        if dimension.kind == "int":
-            return int(float(raw))
-        if dimension.kind == "float":
-            return float(raw)
-        for choice in dimension.choices or ():
-            if str(choice) == raw:
-                return choice
-    return yaml.safe_load(raw)
-
-
-def champion_architecture(client: Any, name: str, space: Any) -> Champion | None:
-    """The champion's architecture from its run's ``arch.*`` params, typed by ``space``; None without a champion."""
+def champion_architecture(client: MlflowClient, name: str) -> Champion | None:
+    """The champion's architecture (the typed params its run was registered with); None without a champion."""
     version = current_champion(client, name)
     if version is None:
         return None
-    params = client.get_run(version.run_id).data.params
-    arch = {key[len("arch."):]: value for key, value in params.items() if key.startswith("arch.")}
-    if not arch:
+    params = tagged_params(client, version.run_id)
+    if params is None:
         raise WorkflowError(
-            f"champion version {version.version} of '{name}' (run {version.run_id}) has no 'arch.*' params; "
+            f"champion version {version.version} of '{name}' (run {version.run_id}) has no '{PARAMS_TAG}' tag; "
             "retrain with 'nasflow retrain' or pass --research to search again"
         )
-    dimensions = getattr(space, "dimensions", {})
-    typed = {label: cast_param(raw, dimensions.get(label)) for label, raw in arch.items()}
     trial = version.tags.get("trial", "")
-    return Champion(str(version.version), typed, version.tags.get("study") or None,
+    return Champion(str(version.version), params, version.tags.get("study") or None,
                     int(trial) if trial.lstrip("-").isdigit() else None, version.tags.get("data_hash"))
 
 
-def champion_label(client: Any, name: str) -> str:
+def champion_label(client: MlflowClient, name: str) -> str:
     """``v<N>`` of the current champion of ``name``, or ``none``."""
     version = current_champion(client, name)
     return f"v{version.version}" if version is not None else "none"
 
 
-def tag_version(client: Any, name: str, version: str, tags: dict[str, str]) -> None:
+def tag_version(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
     """Set ``tags`` on version ``version`` of ``name``."""
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)

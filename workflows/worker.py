@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 
 def main(config_path: str) -> int:
     """Get ready, wait for the parent's start line, then search the shared study until its budget is spent."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     from nas.training import warm_up
     from workflows.context import prepare
@@ -27,7 +28,7 @@ def main(config_path: str) -> int:
     line = sys.stdin.readline().split()
     if not line or line[0] != START:
         return 0
-    cfg = OmegaConf.merge(OmegaConf.structured(NasflowConfig), OmegaConf.load(Path(config_path)))
+    cfg = cast(DictConfig, OmegaConf.merge(OmegaConf.structured(NasflowConfig), OmegaConf.load(Path(config_path))))
     search_in_process(prepare(cfg), show_progress=False, parent_run_id=line[1])
     return 0
 

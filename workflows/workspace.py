@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 from workflows.errors import WorkflowError
 
@@ -33,7 +36,7 @@ class Workspace:
         return self.root / "mlartifacts"
 
     @classmethod
-    def from_config(cls, cfg: Any) -> Workspace:
+    def from_config(cls, cfg: DictConfig) -> Workspace:
         """Resolve every default (``null`` in ``conf/``) against the workspace folder."""
         root = Path(cfg.workspace).expanduser().resolve()
         try:
@@ -66,7 +69,8 @@ def check_tracking_uri(uri: str) -> None:
     scheme = uri.split("://", 1)[0].split("+", 1)[0]
     if "://" in uri and scheme not in TRACKING_SCHEMES:  # a plain path is a file store
         raise WorkflowError(f"tracking.uri={uri} is not an MLflow store URI; use sqlite:////abs/path/mlflow.db, "
-                            "postgresql://user@host/db, http://host:port of an mlflow server, or null (the workspace's)")
+                            "postgresql://user@host/db, http://host:port of an mlflow server, "
+                            "or null (the workspace's)")
 
 
 def require_writable(root: Path) -> None:

@@ -15,7 +15,7 @@ from nas.recovery import recover_orphans, worker_id
 from nas.search import run_search
 from nas.selection import pareto_front, pruning_report, select_trial
 from nas.space import Dimension, SearchSpace
-from nas.study import SearchSettings, open_study
+from nas.study import SearchSettings, enqueue_first, open_study
 from nas.training import TrainSettings
 from tests.nas.recorder import Recorder
 
@@ -117,6 +117,21 @@ def test_directions_of_an_existing_study_must_match(tmp_path: Path) -> None:
         open_study(SearchSettings(storage=storage, study_name="s", costs=("latency_ms",)))
     with pytest.raises(SearchError, match=r"cmaes cannot do a Pareto search"):
         open_study(SearchSettings(sampler="cmaes", costs=("params",)))
+
+
+def test_first_trials_are_the_defaults_then_distinct_clipped_warm_starts() -> None:
+    space = SearchSpace(
+        {"depth": Dimension("int", 1, 3, default=2), "act": Dimension("categorical", choices=("a", "b"), default="a")}
+    )
+    study = open_study(SearchSettings(study_name="first"))
+    warm = [{"depth": 9, "act": "b"}, {"depth": 3, "act": "b"}, {"depth": 2, "act": "a"}, {"other": 1}]
+    assert enqueue_first(study, warm, space) == 2  # the third repeats the defaults, the fourth is empty once clipped
+    assert enqueue_first(study, warm, space) == 2  # offered again: the study already holds them, none is added
+    assert len(study.trials) == 2
+    firsts = [study.ask(space.to_optuna()).params for _ in range(2)]
+    assert firsts == [{"depth": 2, "act": "a"}, {"depth": 3, "act": "b"}]
+    other = open_study(SearchSettings(study_name="no-space"))
+    assert enqueue_first(other, [{"cell": "x"}, {}, {"cell": "x"}]) == 1
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,14 @@ from enum import Enum
 
 import pytest
 
+from knowledge_base import FORMATS
+from nas.cost import COSTS, ModelCost
 from nas.extract import MODES
 from nas.proxy import PROXIES
 from nas.study import PRUNERS, SAMPLERS
 from nas.training import OPTIMIZERS, SCHEDULES, TrainSettings
 from workflows import schema
+from workflows.cli import OUTPUT_FORMATS
 
 
 @pytest.mark.parametrize(
@@ -23,6 +26,7 @@ from workflows import schema
         (schema.Optimizer, OPTIMIZERS),
         (schema.Schedule, SCHEDULES),
         (schema.Extraction, MODES),
+        (schema.Cost, COSTS),
     ],
 )
 def test_schema_choices_are_the_library_choices(enum: type[Enum], choices: tuple[str, ...]) -> None:
@@ -34,3 +38,11 @@ def test_train_settings_defaults_are_the_schema_defaults() -> None:
     for field in dataclasses.fields(TrainSettings):
         value = getattr(config, field.name)
         assert (value.value if isinstance(value, Enum) else value) == field.default, field.name
+
+
+def test_search_costs_are_the_measured_figures() -> None:
+    assert set(COSTS) == {f.name for f in dataclasses.fields(ModelCost)} - {"device"}
+
+
+def test_the_cli_offers_the_knowledge_bases_output_formats() -> None:
+    assert OUTPUT_FORMATS == FORMATS
