@@ -88,6 +88,7 @@ def search_settings(cfg: Any, ws: Workspace) -> Any:
         costs=tuple(c.value for c in s.costs),
         constraints=Constraints(**OmegaConf.to_container(s.constraints)),
         select=Constraints(**OmegaConf.to_container(s.select)), max_failures=s.max_failures,
+        heartbeat=s.heartbeat, grace_period=s.grace_period,
     )
 
 

@@ -110,6 +110,8 @@ class SearchConfig:
     warm_start: WarmStartMode = WarmStartMode.none
     warm_start_k: int = 5
     max_failures: int = 3
+    heartbeat: int = 10
+    grace_period: int = 30
 
 
 @dataclass

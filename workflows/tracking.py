@@ -36,14 +36,26 @@ def _new_sqlite_in_wal_mode(uri: str) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
+def is_server(uri: str) -> bool:
+    """Whether ``uri`` names an ``mlflow server`` (shared by hosts) rather than a local store."""
+    return uri.startswith(("http://", "https://"))
+
+
 def ensure_experiment(client: Any, ws: Workspace) -> str:
-    """The experiment id, creating the store and experiment once (before any worker starts)."""
+    """The experiment id, creating the store and experiment once (before any worker starts).
+
+    A local store keeps artifacts in the workspace; a tracking server chooses their place itself (its served
+    artifacts or its default root), since a folder of one host is not there on the others.
+    """
     found = client.get_experiment_by_name(ws.experiment)
     if found is not None:
         return found.experiment_id
-    ws.artifact_root.mkdir(parents=True, exist_ok=True)
+    location = None
+    if not is_server(ws.mlflow_uri):
+        ws.artifact_root.mkdir(parents=True, exist_ok=True)
+        location = ws.artifact_root.as_uri()
     try:
-        return client.create_experiment(ws.experiment, artifact_location=ws.artifact_root.as_uri())
+        return client.create_experiment(ws.experiment, artifact_location=location)
     except Exception:  # another process created it first
         return client.get_experiment_by_name(ws.experiment).experiment_id
 

@@ -15,8 +15,9 @@ def validate_ranges(cfg: Any) -> None:
     """Raise :class:`nas.errors.SettingsError` (one line: key, value, allowed range) for the first bad setting."""
     from omegaconf import OmegaConf
 
-    from nas.limits import SEARCH_LIMITS, TRAIN_LIMITS, check_limits
+    from nas.limits import SEARCH_LIMITS, TRAIN_LIMITS, check_heartbeat, check_limits
 
     for group, limits in (("train", TRAIN_LIMITS), ("search", SEARCH_LIMITS)):
         values = OmegaConf.to_container(cfg[group])
         check_limits(values, {**limits, **CONFIG_LIMITS[group]}, f"{group}.")
+    check_heartbeat(cfg.search.heartbeat, cfg.search.grace_period)

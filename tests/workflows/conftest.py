@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,18 @@ def nasflow(workspace: Path) -> Callable[..., subprocess.CompletedProcess]:
                               text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One ``mlflow server`` (PostgreSQL backend store, served artifacts) for the test session, on 127.0.0.1;
+    stopped, and its database dropped, afterwards."""
+    from tests.workflows.test_resume_and_workers import postgres_url
+    from tests.workflows.tracking_server import mlflow_server, postgres_database
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with postgres_database(postgres_url()) as store, mlflow_server(store, folder / "artifacts", folder / "server.log") as uri:
+        yield uri
 
 
 def summary_of(proc: subprocess.CompletedProcess) -> dict[str, Any]:
