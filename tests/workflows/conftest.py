@@ -55,6 +55,21 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield uri
 
 
+@pytest.fixture
+def services(tracking_server: str) -> Iterator[dict[str, str]]:
+    """The shared services of many hosts: a fresh PostgreSQL database (``db``) for the study and the knowledge base,
+    the session's tracking server (``tracking``) and a ``name`` (study, experiment, registered model) no other test
+    or rerun uses."""
+    import uuid
+
+    from tests.workflows.test_resume_and_workers import postgres_url
+    from tests.workflows.tracking_server import postgres_database
+
+    name = f"mh-{uuid.uuid4().hex[:8]}"
+    with postgres_database(postgres_url()) as url:
+        yield {"db": url, "tracking": tracking_server, "name": name}
+
+
 def summary_of(proc: subprocess.CompletedProcess) -> dict[str, Any]:
     """The ``--json`` summary printed by a successful command."""
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -8,45 +8,21 @@ import os
 import signal
 import subprocess
 import time
-import uuid
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import optuna
 import pytest
 
-from nas.study import make_storage
 from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
-from tests.workflows.test_resume_and_workers import postgres_url
-from tests.workflows.tracking_server import postgres_database
+from tests.workflows.shared_services import FINISHED, check_records, ended_in_mlflow, load, overrides, pid_of
 
 pytestmark = pytest.mark.slow
-FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-
-
-@pytest.fixture
-def services(tracking_server: str) -> Iterator[dict[str, str]]:
-    """A fresh PostgreSQL database for the study and the knowledge base, the session's tracking server and names
-    (study, experiment, registered model) no other test or rerun uses."""
-    name = f"mh-{uuid.uuid4().hex[:8]}"
-    with postgres_database(postgres_url()) as url:
-        yield {"db": url, "tracking": tracking_server, "name": name}
-
-
-def group_args(services: dict[str, str], digits_folder: Path, n_trials: int, *extra: str) -> list[str]:
-    """The command line of one worker group (the same on every "host" but its seed)."""
-    db, name = services["db"], services["name"]
-    return ["--json", "--no-progress", f"data.path={digits_folder}", f"search.storage={db}", f"kb.url={db}",
-            f"tracking.uri={services['tracking']}", f"search.study_name={name}", f"tracking.experiment={name}",
-            f"tracking.registered_model={name}", f"search.n_trials={n_trials}", "train.epochs=1",
-            "search.pruner=none", *extra]
 
 
 def start_group(workspace: Path, args: list[str], seed: int) -> subprocess.Popen:
     """One worker group: ``nasflow search`` in a workspace of its own, output kept in files beside it."""
     workspace.mkdir(parents=True)
+    args = ["--json", "--no-progress", *args]
     with open(workspace.with_suffix(".out"), "w") as out, open(workspace.with_suffix(".err"), "w") as err:
         return subprocess.Popen([*NASFLOW, "search", *args, f"search.seed={seed}"], cwd=REPO, env=cli_env(workspace),
                                 stdout=out, stderr=err, text=True)
@@ -59,63 +35,11 @@ def finish(proc: subprocess.Popen, workspace: Path) -> subprocess.CompletedProce
                                        workspace.with_suffix(".err").read_text())
 
 
-def load(services: dict[str, str]) -> optuna.Study:
-    return optuna.load_study(study_name=services["name"], storage=make_storage(services["db"]))
-
-
-def pid_of(trial: Any) -> int | None:
-    worker = trial.user_attrs.get("worker", "")
-    return int(worker.split(":")[1]) if worker.count(":") == 2 else None
-
-
-def ended_in_mlflow(services: dict[str, str], numbers: list[int]) -> bool:
-    """Whether the MLflow runs of trials ``numbers`` are all written and ended."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(services["tracking"])
-    experiment = client.get_experiment_by_name(services["name"])
-    runs = client.search_runs([experiment.experiment_id], "tags.`nasflow.kind` = 'trial'", max_results=1000)
-    ended = {int(r.data.tags["nasflow.trial"]) for r in runs if r.info.status != "RUNNING"}
-    return set(numbers) <= ended
-
-
-def check_records(services: dict[str, str], n_trials: int) -> optuna.Study:
-    """The study holds exactly ``n_trials`` finished trials, no configuration trained twice, each recorded once in
-    the knowledge base and once (ended) in MLflow, with the knowledge base naming that run."""
-    from mlflow import MlflowClient
-
-    from knowledge_base import KnowledgeBase
-
-    study = load(services)
-    finished = study.get_trials(deepcopy=False, states=FINISHED)
-    assert len(finished) == n_trials
-    trained = [t.user_attrs["arch_key"] for t in finished
-               if t.state.name == "COMPLETE" and not {"reused_from", "duplicate_of"} & set(t.user_attrs)]
-    assert len(trained) == len(set(trained)), "no configuration trained twice"
-    with KnowledgeBase(services["db"]) as kb:
-        records = [kb.get(row["id"]) for row in kb.query(f"kind = 'trial' and lineage.study_name = '{services['name']}'"
-                                                         ).to_dicts()]
-    in_kb = Counter(r.lineage["trial_number"] for r in records)
-    client = MlflowClient(services["tracking"], registry_uri=services["tracking"])
-    experiment = client.get_experiment_by_name(services["name"])
-    assert experiment.artifact_location.startswith("mlflow-artifacts:"), "artifacts go through the server"
-    runs = [r for r in client.search_runs([experiment.experiment_id], max_results=1000)
-            if r.data.tags.get("nasflow.kind") == "trial"]
-    in_mlflow = Counter(int(r.data.tags["nasflow.trial"]) for r in runs if r.info.status != "RUNNING")
-    numbers = sorted(t.number for t in finished)
-    assert sorted(n for n in in_kb if n in numbers) == numbers and all(in_kb[n] == 1 for n in numbers)
-    assert sorted(n for n in in_mlflow if n in numbers) == numbers and all(in_mlflow[n] == 1 for n in numbers)
-    run_of = {int(r.data.tags["nasflow.trial"]): r.info.run_id for r in runs}
-    assert {r.lineage["trial_number"]: r.lineage["mlflow_run_id"] for r in records
-            if r.lineage["trial_number"] in numbers} == {n: run_of[n] for n in numbers}
-    return study
-
-
 def test_two_groups_share_one_study_knowledge_base_and_tracking_server(services: dict[str, str], digits_folder: Path,
                                                                         tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    args = group_args(services, digits_folder, 4)
+    args = overrides(services, digits_folder, 4)
     hosts = [tmp_path / "host-a", tmp_path / "host-b"]
     procs = [start_group(ws, args, seed) for seed, ws in enumerate(hosts)]
     summaries = [summary_of(finish(proc, ws)) for proc, ws in zip(procs, hosts)]
@@ -125,8 +49,9 @@ def test_two_groups_share_one_study_knowledge_base_and_tracking_server(services:
     for ws in hosts:
         assert not (ws / "mlflow.db").exists() and not (ws / "mlartifacts").exists() and not (ws / "kb.db").exists()
 
-    retrain = summary_of(subprocess.run([*NASFLOW, "retrain", *args, "train.retrain_epochs=1"], cwd=REPO,
-                                        env=cli_env(hosts[0]), capture_output=True, text=True, timeout=600))
+    retrain = summary_of(subprocess.run([*NASFLOW, "retrain", "--json", "--no-progress", *args,
+                                         "train.retrain_epochs=1"], cwd=REPO, env=cli_env(hosts[0]),
+                                        capture_output=True, text=True, timeout=600))
     client = MlflowClient(services["tracking"], registry_uri=services["tracking"])
     versions = client.search_model_versions(f"name = '{services['name']}'")
     assert [v.version for v in versions] == ["1"] and retrain["version"] == "1"
@@ -134,7 +59,7 @@ def test_two_groups_share_one_study_knowledge_base_and_tracking_server(services:
 
 def test_kill_9_of_one_group_mid_trial_is_retried_by_the_other_through_the_heartbeat(
         services: dict[str, str], digits_folder: Path, tmp_path: Path) -> None:
-    args = group_args(services, digits_folder, 4, "search.heartbeat=1", "search.grace_period=5")
+    args = overrides(services, digits_folder, 4, "search.heartbeat=1", "search.grace_period=5")
     hosts = [tmp_path / "host-a", tmp_path / "host-b"]
     victim_group, survivor = (start_group(ws, args, seed) for seed, ws in enumerate(hosts))
     deadline, victim = time.monotonic() + 300, None
