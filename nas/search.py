@@ -113,6 +113,7 @@ class _Objective:
         self.example = example_batch(data, train_settings)
         self.worker = worker_id()
         self.train_key = settings_key(train_settings)
+        self.stopped: Exception | None = None  # an observer's error (tracking, records): the search stops on it
 
     def _values(self, metrics: dict[str, float], cost: dict[str, Any]) -> float | tuple[float, ...]:
         if not self.settings.multi_objective:
@@ -136,7 +137,12 @@ class _Objective:
 
         trial.set_user_attr(WORKER_ATTR, self.worker)
         params = self.factory.space.sample(trial)
-        self.observer.trial_started(trial.number, params)
+        try:
+            self.observer.trial_started(trial.number, params)
+        except Exception as exc:  # the trial never runs (it fails, uncounted) and the search stops
+            self.stopped = exc
+            trial.set_user_attr("fail_reason", f"search stopped before this trial: {exc}")
+            raise
         result = TrialResult(trial.number, "complete", params)
         started = time.perf_counter()
         seed = self.train_settings.seed + trial.number
@@ -202,7 +208,10 @@ class _Objective:
             result.wall_time_s = time.perf_counter() - started
             if not result.metrics and result.history:
                 result.metrics = dict(result.history[-1])
-            self.observer.trial_ended(result)
+            try:
+                self.observer.trial_ended(result)
+            except Exception as exc:  # the trial keeps its result in the study; the search stops after it
+                self.stopped = self.stopped or exc
 
 
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
@@ -215,7 +224,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     never overshot; ``settings.max_failures`` trials in a row failing with the same error stop the search with
     :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are
     failed and retried once (other hosts: when their storage heartbeat goes stale, which a worker finding the budget
-    claimed but unfinished waits for); the first trial of a new study is the model's own default configuration,
+    claimed but unfinished waits for); an observer's error (tracking, records) stops the search, raised after the
+    trial it met kept its result in the study; the first trial of a new study is the model's own default configuration,
     followed by the ``warm_start`` configurations (clipped into the space); an architecture already evaluated (in
     the study, or known to ``reuse``) is reused, never trained twice (architectures are keyed by structural
     fingerprint, as the CLI does; pass ``arch_key=params_key`` to key by parameters). The sampler's training-free
@@ -263,6 +273,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
             study.optimize(claimed_then_run, n_trials=1, catch=(Exception,))
         finally:
             lock.release()
+        if objective.stopped is not None:
+            raise objective.stopped
         if ran:
             streak.record(study.get_trials(deepcopy=False)[ran.pop()])
     observer.search_ended(study)

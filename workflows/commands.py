@@ -194,7 +194,8 @@ def cmd_kb_best(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start the MLflow UI on 127.0.0.1 for the workspace's tracking store (Ctrl-C stops it)."""
     from workflows.ports import require_free_port
-    from workflows.tracking import ensure_experiment, is_server, mlflow_client
+    from workflows.tracking import ensure_experiment, mlflow_client
+    from workflows.tracking_server import is_server
     from workflows.workspace import Workspace
 
     ws = Workspace.from_config(_cfg(args))

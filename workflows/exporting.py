@@ -27,6 +27,7 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     tag = client.get_run(mv.run_id).data.tags.get(PARAMS_TAG)
     if tag is None:
         raise WorkflowError(f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow")
+    mlflow.set_tracking_uri(ctx.ws.mlflow_uri)  # a server's artifacts (mlflow-artifacts:/…) come through it
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)
     loaded = mlflow.pytorch.load_model(f"models:/{name}/{mv.version}")
     return json.loads(tag), loaded.state_dict(), f"version {mv.version} of {name}"

@@ -138,6 +138,8 @@ class TrackingConfig:
     experiment: str | None = None
     registered_model: str | None = None
     promote_margin: float = 0.0
+    retry_s: float = 120.0
+    request_timeout_s: float = 30.0
 
 
 @dataclass

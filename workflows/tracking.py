@@ -11,15 +11,19 @@ from typing import Any
 
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
+from workflows.tracking_server import configure_retries, is_server, unavailable
 from workflows.workspace import Workspace
 
 RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
 
 
 def mlflow_client(ws: Workspace) -> Any:
-    """An ``MlflowClient`` on the workspace store (tracking and registry)."""
+    """An ``MlflowClient`` on the workspace store (tracking and registry); calls to a tracking server (and every
+    other MLflow call of this process) are retried for ``tracking.retry_s`` (:mod:`workflows.tracking_server`)."""
     from mlflow import MlflowClient
 
+    if is_server(ws.mlflow_uri):
+        configure_retries(ws.tracking_retry_s, ws.tracking_timeout_s)
     _new_sqlite_in_wal_mode(ws.mlflow_uri)
     return MlflowClient(tracking_uri=ws.mlflow_uri, registry_uri=ws.mlflow_uri)
 
@@ -34,11 +38,6 @@ def _new_sqlite_in_wal_mode(uri: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-
-
-def is_server(uri: str) -> bool:
-    """Whether ``uri`` names an ``mlflow server`` (shared by hosts) rather than a local store."""
-    return uri.startswith(("http://", "https://"))
 
 
 def ensure_experiment(client: Any, ws: Workspace) -> str:
@@ -99,8 +98,9 @@ class TrialRunIds:
             return default
 
     def then(self, number: int, fn: Callable[[str | None], None]) -> None:
-        """``fn(run_id)`` now if the run exists, else on the writer thread right after the run is created,
-        so the trial never waits for MLflow (an error there is raised on the search's next MLflow call)."""
+        """``fn(run_id)`` now if the run exists, else on the writer thread right after the run is created (or
+        failed to be: then ``fn(None)``), so the trial never waits for MLflow (an error there is raised on the
+        search's next MLflow call)."""
         future = self.futures.get(number)
         if future is None or future.done():
             fn(self.get(number))
@@ -112,7 +112,9 @@ class MlflowSearchObserver(SearchObserver):
     """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials.
 
     Trial runs are written by one background thread, in order, so a trial never waits for the tracking
-    store: the calls overlap with training. An error there is raised at the next trial (or at the end).
+    store: the calls overlap with training. An error there is raised at the next trial (or at the end); the MLflow
+    calls queued after it are skipped (a server that stopped answering is not retried once per call), while the
+    knowledge-base records waiting for a run id are still written (without it).
     """
 
     def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
@@ -121,17 +123,23 @@ class MlflowSearchObserver(SearchObserver):
         self.tags, self.params = tags, params
         self.parent_id = parent_run_id
         self.owns_parent = parent_run_id is None  # a worker logs under the parent run of its coordinator
-        self.trial_runs = TrialRunIds(self._submit)  # kept for lineage
+        self.trial_runs = TrialRunIds(self._after_run)  # kept for lineage
         self.open_runs: set[str] = set()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nasflow-mlflow")
         self.error: BaseException | None = None
 
     def _submit(self, fn: Any, *args: Any) -> Future:
-        self._raise_error()
+        """Queue the MLflow call ``fn(*args)`` on the writer; skipped once an earlier call failed."""
         return self.writer.submit(self._kept_error, fn, *args)
 
-    def _kept_error(self, fn: Any, *args: Any) -> Any:
+    def _after_run(self, fn: Callable[[], None]) -> Future:
+        """Queue ``fn`` (a record waiting for a trial's run id) on the writer; run even after an MLflow error."""
+        return self.writer.submit(self._kept_error, fn, always=True)
+
+    def _kept_error(self, fn: Any, *args: Any, always: bool = False) -> Any:
         """Run ``fn`` in the writer thread, keeping its error (before its future completes) for the search."""
+        if self.error is not None and not always:
+            raise WorkflowError("skipped after an earlier MLflow error") from self.error
         try:
             return fn(*args)
         except Exception as exc:
@@ -140,10 +148,10 @@ class MlflowSearchObserver(SearchObserver):
 
     def _raise_error(self) -> None:
         if self.error is not None:
-            error, self.error = self.error, None
-            raise WorkflowError(f"recording a trial in the background (MLflow at {self.client.tracking_uri}, knowledge "
-                                f"base) failed: {error}; check tracking.uri and kb.url (completed trials are kept "
-                                "in the study)") from error
+            error = self.error
+            raise unavailable(error) or WorkflowError(
+                f"recording a trial in the background (MLflow at {self.client.tracking_uri}, knowledge base) failed: "
+                f"{error}; check tracking.uri and kb.url (completed trials are kept in the study)") from error
 
     def flush(self) -> None:
         """Wait until every queued MLflow call is written; raise the first error one of them met."""
@@ -161,6 +169,7 @@ class MlflowSearchObserver(SearchObserver):
                               tags=[RunTag("nasflow.trials_done_before", str(n_done))])
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:
+        self._raise_error()
         self.trial_runs.futures[number] = self._submit(self._create_trial_run, number)
 
     def _create_trial_run(self, number: int) -> str:
@@ -210,10 +219,14 @@ class MlflowSearchObserver(SearchObserver):
         self.client.set_terminated(self.parent_id, "FINISHED")
 
     def abort(self) -> None:
-        """Mark every open run FAILED (the search raised or was interrupted)."""
+        """Mark every open run FAILED (the search raised or was interrupted), unless the tracking server stopped
+        answering: then they stay RUNNING (the next start of this host fails them)."""
         self.writer.shutdown(wait=True)
-        self.error = None
-        for run_id in list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else []):
-            self.client.set_terminated(run_id, "FAILED")
+        failed, self.error = self.error, None
+        runs = list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else [])
         self.open_runs.clear()
         self.parent_id = None
+        if failed is not None and unavailable(failed) is not None:
+            return
+        for run_id in runs:
+            self.client.set_terminated(run_id, "FAILED")

@@ -8,6 +8,7 @@ from typing import Any
 CONFIG_LIMITS = {
     "train": {"retrain_epochs": (">=", 1)},
     "search": {"workers": (">=", 1), "threads": (">=", 0), "warm_start_k": (">=", 1)},
+    "tracking": {"retry_s": (">=", 0), "request_timeout_s": (">", 0)},
 }
 
 
@@ -17,7 +18,7 @@ def validate_ranges(cfg: Any) -> None:
 
     from nas.limits import SEARCH_LIMITS, TRAIN_LIMITS, check_heartbeat, check_limits
 
-    for group, limits in (("train", TRAIN_LIMITS), ("search", SEARCH_LIMITS)):
+    for group, limits in (("train", TRAIN_LIMITS), ("search", SEARCH_LIMITS), ("tracking", {})):
         values = OmegaConf.to_container(cfg[group])
         check_limits(values, {**limits, **CONFIG_LIMITS[group]}, f"{group}.")
     check_heartbeat(cfg.search.heartbeat, cfg.search.grace_period)

@@ -51,8 +51,9 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tests.workflows.tracking_server import mlflow_server, postgres_database
 
     folder = tmp_path_factory.mktemp("mlflow-server")
-    with postgres_database(postgres_url()) as store, mlflow_server(store, folder / "artifacts", folder / "server.log") as uri:
-        yield uri
+    with postgres_database(postgres_url()) as store, \
+            mlflow_server(store, folder / "artifacts", folder / "server.log") as server:
+        yield server.uri
 
 
 @pytest.fixture
