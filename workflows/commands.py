@@ -38,12 +38,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     import time
 
     from workflows.context import prepare
-    from workflows.search_run import run_search_for
+    from workflows.search_run import search
     from workflows.summary import build_summary, print_summary, write_json
 
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
-    study = run_search_for(ctx, show_progress=not args.no_progress)
+    study = search(ctx, show_progress=not args.no_progress)
     summary = build_summary(ctx, study, None, time.perf_counter() - started)
     if args.best_file:
         from workflows.errors import WorkflowError

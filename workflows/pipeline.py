@@ -47,12 +47,12 @@ def retrain_and_register(ctx: RunContext, params: dict[str, Any], trial_number: 
 def run(cfg: DictConfig, show_progress: bool = True) -> dict[str, Any]:
     """The whole workflow; returns the summary (see :func:`workflows.summary.build_summary`)."""
     from nas.selection import select_trial
-    from workflows.search_run import run_search_for
+    from workflows.search_run import search
     from workflows.summary import build_summary
 
     started = time.perf_counter()
     ctx = prepare(cfg)
-    study = run_search_for(ctx, show_progress)
+    study = search(ctx, show_progress)
     chosen = select_trial(study, ctx.search_settings)
     outcome = retrain_and_register(ctx, dict(chosen.params), chosen.number, show_progress)
     return build_summary(ctx, study, outcome, time.perf_counter() - started)

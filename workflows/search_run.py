@@ -205,7 +205,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     return tracker, study
 
 
-def run_search_for(ctx: Any, show_progress: bool = True) -> Any:
+def search(ctx: Any, show_progress: bool = True) -> Any:
     """The search of ``ctx``: in this process, or with ``search.workers`` processes."""
     from nas.study import is_journal
 
