@@ -5,6 +5,7 @@ python -m benchmarks --quick               # tiny sizes and a couple of seeds (t
 python -m benchmarks --only nb201 --only kb
 python -m benchmarks --only nb201-proposals   # candidate default samplers on NAS-Bench-201 (not in the default run)
 python -m benchmarks --only gpu            # nasflow on a CUDA GPU vs a hand loop (says so and exits 0 without CUDA)
+python -m benchmarks --only shared         # 2 hosts vs 2 workers, tracking server vs SQLite (needs PostgreSQL)
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ PARTS: dict[str, Callable[[bool], PartResult]] = {
     "kb": _module_run("kb"),
     "nb201": _nb201,
 }
-EXTRA: dict[str, Callable[[bool], PartResult]] = {"nb201-proposals": _proposals, "gpu": _module_run("gpu")}
+EXTRA: dict[str, Callable[[bool], PartResult]] = {"nb201-proposals": _proposals, "gpu": _module_run("gpu"),
+                                                  "shared": _module_run("shared_services")}
 
 
 def _has_cuda() -> bool:

@@ -182,8 +182,10 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[s
     return clock, tracker.client.seconds / max(1, len(clock.trials))
 
 
-def naive_trials(folder: Path, digits: Path, n_trials: int, epochs: int) -> list[float]:
-    """Optuna on SQLite, one MLflow fluent call per parameter and metric value; seconds per trial."""
+def naive_trials(folder: Path, digits: Path, n_trials: int, epochs: int,
+                 tracking_uri: str | None = None) -> list[float]:
+    """Optuna on SQLite, one MLflow fluent call per parameter and metric value (to ``tracking_uri``, default a SQLite
+    file in ``folder``); seconds per trial."""
     import mlflow
     import optuna
 
@@ -195,7 +197,7 @@ def naive_trials(folder: Path, digits: Path, n_trials: int, epochs: int) -> list
     data = load_data_folder(digits)
     spec = ModelSpec(Path(__file__).resolve().parents[1] / "examples/models/digits_cnn.py", "DigitsCNN")
     space = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes)).space
-    mlflow.set_tracking_uri(f"sqlite:///{folder / 'naive-mlflow.db'}")
+    mlflow.set_tracking_uri(tracking_uri or f"sqlite:///{folder / 'naive-mlflow.db'}")
     mlflow.set_experiment("naive")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(storage=f"sqlite:///{folder / 'naive-optuna.db'}", direction="maximize",
@@ -224,7 +226,7 @@ def naive_trials(folder: Path, digits: Path, n_trials: int, epochs: int) -> list
     return [b - a for a, b in zip(starts, starts[1:])]
 
 
-def _median_ms(values: list[float]) -> float:
+def median_ms(values: list[float]) -> float:
     return statistics.median(values) * 1000 if values else float("nan")
 
 
@@ -234,15 +236,15 @@ def breakdown(clock: Clock) -> dict[str, Any]:
     trials = clock.trials[:-1]  # the last bucket has no successor to close it
     per_part = {p: [t.get(p, 0.0) for t in trials] for p in (*MACHINERY[:-1], *MODEL_WORK)}
     per_part["rest"] = [total - sum(t.values()) for total, t in zip(totals, trials)]
-    parts = {p: _median_ms(v) for p, v in per_part.items()}
+    parts = {p: median_ms(v) for p, v in per_part.items()}
     means = {p: statistics.fmean(v) * 1000 if v else float("nan") for p, v in per_part.items()}
     machinery = [total - sum(t.get(p, 0.0) for p in MODEL_WORK) for total, t in zip(totals, trials)]
     return {
         "trials": len(totals),
         "parts_ms": parts,
         "parts_mean_ms": means,
-        "total_ms": _median_ms(totals),
-        "machinery_ms": _median_ms(machinery),
+        "total_ms": median_ms(totals),
+        "machinery_ms": median_ms(machinery),
     }
 
 
@@ -250,7 +252,7 @@ def _parts(parts: dict[str, float], names: tuple[str, ...]) -> str:
     return ", ".join(f"{p} {parts[p]:.1f}" for p in names)
 
 
-def _measured(folder: Path, digits: Path, n_trials: int, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+def measured(folder: Path, digits: Path, n_trials: int, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     clock, writer_s = nasflow_trials(folder, digits, n_trials, overrides)
     return {**breakdown(clock), "mlflow_writer_ms": writer_s * 1000}
 
@@ -264,12 +266,12 @@ def run(quick: bool = False) -> PartResult:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         digits = export_digits(folder / "digits")
-        ours = _measured(folder / "default", digits, n_trials)
+        ours = measured(folder / "default", digits, n_trials)
         sqlite = None
         if not quick:
             url = f"sqlite:///{folder / 'sqlite' / 'optuna.db'}"
-            sqlite = _measured(folder / "sqlite", digits, n_trials, (f"search.storage={url}",))
-        naive = _median_ms(naive_trials(folder, digits, n_trials, 6))
+            sqlite = measured(folder / "sqlite", digits, n_trials, (f"search.storage={url}",))
+        naive = median_ms(naive_trials(folder, digits, n_trials, 6))
     naive_name = "Optuna SQLite + MLflow call per value"
     figures = [
         Figure(

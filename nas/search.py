@@ -233,7 +233,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     never overshot; ``settings.max_failures`` trials in a row failing with the same error stop the search with
     :class:`nas.failures.RepeatedFailureError` (every failed trial stays recorded). Trials of dead workers are
     failed and retried once (other hosts: when their storage heartbeat goes stale, which a worker finding the budget
-    claimed but unfinished waits for); the first trial of a new study is the model's own default configuration,
+    claimed but unfinished waits for); an observer's error (tracking, records) stops the search, raised after the
+    trial it met kept its result in the study; the first trial of a new study is the model's own default configuration,
     followed by the ``warm_start`` configurations (clipped into the space); an architecture already evaluated (in
     the study, or known to ``reuse``) is reused, never trained twice (architectures are keyed by structural
     fingerprint, as the CLI does; pass ``arch_key=params_key`` to key by parameters). The sampler's training-free

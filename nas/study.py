@@ -39,11 +39,14 @@ class SearchSettings:
     constraints: Constraints = field(default_factory=Constraints)
     select: Constraints = field(default_factory=Constraints)
     max_failures: int = DEFAULT_MAX_FAILURES
+    heartbeat: int = HEARTBEAT_S  # seconds between an RDB worker's beats while it runs a trial
+    grace_period: int = GRACE_S  # seconds without a beat after which another worker fails and retries the trial
 
     def __post_init__(self) -> None:
-        from nas.limits import SEARCH_LIMITS, check_limits
+        from nas.limits import SEARCH_LIMITS, check_heartbeat, check_limits
 
         check_limits(self.__dict__, SEARCH_LIMITS, "SearchSettings.")
+        check_heartbeat(self.heartbeat, self.grace_period)
 
     @property
     def multi_objective(self) -> bool:
@@ -112,8 +115,9 @@ def storage_path(url: str) -> str:
     return url.split("://", 1)[1] if "://" in url else url.removeprefix("journal:")
 
 
-def make_storage(url: str | None) -> Any:
-    """An Optuna storage for ``url``: in-memory (None), a journal file or an RDB (SQLite, PostgreSQL) with heartbeat."""
+def make_storage(url: str | None, heartbeat: int = HEARTBEAT_S, grace_period: int = GRACE_S) -> Any:
+    """An Optuna storage for ``url``: in-memory (None), a journal file or an RDB (SQLite, PostgreSQL) whose workers
+    beat every ``heartbeat`` seconds, their trial failed and retried after ``grace_period`` seconds without a beat."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 
@@ -129,7 +133,7 @@ def make_storage(url: str | None) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def build() -> RDBStorage:
-        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=grace_period,
                           heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
 
     if not url.startswith("postgresql"):
@@ -178,7 +182,7 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
     try:
         study = optuna.create_study(
             study_name=settings.study_name,
-            storage=make_storage(settings.storage),
+            storage=make_storage(settings.storage, settings.heartbeat, settings.grace_period),
             sampler=sampler,
             pruner=make_pruner(settings.pruner),
             directions=settings.directions,

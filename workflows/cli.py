@@ -219,6 +219,16 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"nasflow: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # an MLflow call to a tracking server that never answered is the user's to fix too
+        from workflows.tracking_server import unavailable
+
+        error = unavailable(exc)
+        if error is None:
+            raise
+        if args.traceback:
+            traceback.print_exc()
+        print(f"nasflow: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

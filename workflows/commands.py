@@ -209,10 +209,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """Start the MLflow UI on 127.0.0.1 for the workspace's tracking store (Ctrl-C stops it)."""
     from workflows.ports import require_free_port
     from workflows.tracking import ensure_experiment, mlflow_client
+    from workflows.tracking_server import is_server
     from workflows.workspace import Workspace
 
     ws = Workspace.from_config(_cfg(args))
-    if ws.mlflow_uri.startswith(("http://", "https://")):
+    if is_server(ws.mlflow_uri):
         print(f"tracking.uri is a tracking server: its UI is at {ws.mlflow_uri}", file=sys.stderr)
         return 0
     require_free_port(args.port, "ui")

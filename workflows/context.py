@@ -99,7 +99,7 @@ def search_settings(cfg: DictConfig, ws: Workspace) -> SearchSettings:
         costs=tuple(c.value for c in s.costs),
         constraints=Constraints(**cast(dict[str, Any], OmegaConf.to_container(s.constraints))),
         select=Constraints(**cast(dict[str, Any], OmegaConf.to_container(s.select))),
-        max_failures=s.max_failures,
+        max_failures=s.max_failures, heartbeat=s.heartbeat, grace_period=s.grace_period,
     )
 
 

@@ -6,11 +6,13 @@
 
 Each job runs the same study (one storage, one study name) with its own seed; the budget is shared exactly.
 With GPUs, job ``hydra.job.num`` trains on GPU ``num`` modulo ``search.gpus`` (``CUDA_VISIBLE_DEVICES`` is set
-before torch starts CUDA).
+before torch starts CUDA). Each job logs which worker it is and how many trials it ran to its Hydra log
+(``<workspace>/hydra/multirun/<time>/<job>/hydra_worker.log``, beside submitit's logs in ``.submitit/``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import hydra
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 register_schemas()
+log = logging.getLogger(__name__)  # Hydra writes it to each job's log in the workspace
 
 
 def job_gpu(job_num: int | None, gpus: Any) -> str | None:
@@ -47,10 +50,18 @@ def main(cfg: DictConfig) -> None:
     gpu = job_gpu(HydraConfig.get().job.num, cfg.search.gpus)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    from nas.recovery import WORKER_ATTR, worker_id
+    from nas.study import counted_trials
     from workflows.context import prepare
     from workflows.search_run import search_in_process
 
-    search_in_process(prepare(cfg), show_progress=False)
+    ctx = prepare(cfg)
+    me = worker_id()
+    log.info("worker %s joins study %s", me, ctx.ws.study_name)
+    study = search_in_process(ctx, show_progress=False)
+    mine = sum(t.user_attrs.get(WORKER_ATTR) == me for t in study.get_trials(deepcopy=False))
+    log.info("worker %s ran %d trials; study %s holds %d of %d", me, mine, ctx.ws.study_name, counted_trials(study),
+             ctx.search_settings.n_trials)
 
 
 if __name__ == "__main__":

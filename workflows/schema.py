@@ -81,6 +81,8 @@ class SearchConfig:
     warm_start: WarmStartMode = WarmStartMode.none
     warm_start_k: int = 5
     max_failures: int = 3
+    heartbeat: int = 10
+    grace_period: int = 30
 
 
 @dataclass
@@ -107,6 +109,8 @@ class TrackingConfig:
     experiment: str | None = None
     registered_model: str | None = None
     promote_margin: float = 0.0
+    retry_s: float = 120.0
+    request_timeout_s: float = 30.0
 
 
 @dataclass

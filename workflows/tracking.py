@@ -12,6 +12,7 @@ from typing import Any
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
 from workflows.pause import pause_at
+from workflows.tracking_server import configure_retries, is_server, unavailable
 from workflows.workspace import Workspace
 
 # a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
@@ -20,23 +21,34 @@ PRUNED_TAG = "pruned"
 
 
 def mlflow_client(ws: Workspace) -> Any:
-    """An ``MlflowClient`` on the workspace store (tracking and registry), a SQLite store created whole first."""
+    """An ``MlflowClient`` on the workspace store (tracking and registry), a SQLite store created whole first;
+    calls to a tracking server (and every other MLflow call of this process) are retried for ``tracking.retry_s``
+    (:mod:`workflows.tracking_server`)."""
     from mlflow import MlflowClient
 
     from workflows.mlflow_store import ensure_sqlite_store
 
+    if is_server(ws.mlflow_uri):
+        configure_retries(ws.tracking_retry_s, ws.tracking_timeout_s)
     ensure_sqlite_store(ws.mlflow_uri, ws.artifact_root)
     return MlflowClient(tracking_uri=ws.mlflow_uri, registry_uri=ws.mlflow_uri)
 
 
 def ensure_experiment(client: Any, ws: Workspace) -> str:
-    """The experiment id, creating the store and experiment once (before any worker starts)."""
+    """The experiment id, creating the store and experiment once (before any worker starts).
+
+    A local store keeps artifacts in the workspace; a tracking server chooses their place itself (its served
+    artifacts or its default root), since a folder of one host is not there on the others.
+    """
     found = client.get_experiment_by_name(ws.experiment)
     if found is not None:
         return found.experiment_id
-    ws.artifact_root.mkdir(parents=True, exist_ok=True)
+    location = None
+    if not is_server(ws.mlflow_uri):
+        ws.artifact_root.mkdir(parents=True, exist_ok=True)
+        location = ws.artifact_root.as_uri()
     try:
-        return client.create_experiment(ws.experiment, artifact_location=ws.artifact_root.as_uri())
+        return client.create_experiment(ws.experiment, artifact_location=location)
     except Exception:  # another process created it first
         return client.get_experiment_by_name(ws.experiment).experiment_id
 
@@ -98,8 +110,9 @@ class TrialRunIds:
             return default
 
     def then(self, number: int, fn: Callable[[str | None], None]) -> None:
-        """``fn(run_id)`` now if the run exists, else on the writer thread right after the run is created,
-        so the trial never waits for MLflow (an error there is raised on the search's next MLflow call)."""
+        """``fn(run_id)`` now if the run exists, else on the writer thread right after the run is created (or
+        failed to be: then ``fn(None)``), so the trial never waits for MLflow (an error there is raised on the
+        search's next MLflow call)."""
         future = self.futures.get(number)
         if future is None or future.done():
             fn(self.get(number))
@@ -111,7 +124,9 @@ class MlflowSearchObserver(SearchObserver):
     """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials.
 
     Trial runs are written by one background thread, in order, so a trial never waits for the tracking
-    store: the calls overlap with training. An error there is raised at the next trial (or at the end).
+    store: the calls overlap with training. An error there is raised at the next trial (or at the end); the MLflow
+    calls queued after it are skipped (a server that stopped answering is not retried once per call), while the
+    knowledge-base records waiting for a run id are still written (without it).
     """
 
     def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
@@ -120,17 +135,23 @@ class MlflowSearchObserver(SearchObserver):
         self.tags, self.params = tags, params
         self.parent_id = parent_run_id
         self.owns_parent = parent_run_id is None  # a worker logs under the parent run of its coordinator
-        self.trial_runs = TrialRunIds(self._submit)  # kept for lineage
+        self.trial_runs = TrialRunIds(self._after_run)  # kept for lineage
         self.open_runs: set[str] = set()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nasflow-mlflow")
         self.error: BaseException | None = None
 
     def _submit(self, fn: Any, *args: Any) -> Future:
-        self._raise_error()
+        """Queue the MLflow call ``fn(*args)`` on the writer; skipped once an earlier call failed."""
         return self.writer.submit(self._kept_error, fn, *args)
 
-    def _kept_error(self, fn: Any, *args: Any) -> Any:
+    def _after_run(self, fn: Callable[[], None]) -> Future:
+        """Queue ``fn`` (a record waiting for a trial's run id) on the writer; run even after an MLflow error."""
+        return self.writer.submit(self._kept_error, fn, always=True)
+
+    def _kept_error(self, fn: Any, *args: Any, always: bool = False) -> Any:
         """Run ``fn`` in the writer thread, keeping its error (before its future completes) for the search."""
+        if self.error is not None and not always:
+            raise WorkflowError("skipped after an earlier MLflow error") from self.error
         try:
             return fn(*args)
         except Exception as exc:
@@ -139,10 +160,10 @@ class MlflowSearchObserver(SearchObserver):
 
     def _raise_error(self) -> None:
         if self.error is not None:
-            error, self.error = self.error, None
-            raise WorkflowError(f"recording a trial in the background (MLflow at {self.client.tracking_uri}, knowledge "
-                                f"base) failed: {error}; check tracking.uri and kb.url (completed trials are kept "
-                                "in the study)") from error
+            error = self.error
+            raise unavailable(error) or WorkflowError(
+                f"recording a trial in the background (MLflow at {self.client.tracking_uri}, knowledge base) failed: "
+                f"{error}; check tracking.uri and kb.url (completed trials are kept in the study)") from error
 
     def flush(self) -> None:
         """Wait until every queued MLflow call is written; raise the first error one of them met."""
@@ -160,6 +181,7 @@ class MlflowSearchObserver(SearchObserver):
                               tags=[RunTag("nasflow.trials_done_before", str(n_done))])
 
     def trial_started(self, number: int, params: dict[str, Any]) -> None:
+        self._raise_error()
         self.trial_runs.futures[number] = self._submit(self._create_trial_run, number)
 
     def _create_trial_run(self, number: int) -> str:
@@ -201,10 +223,14 @@ class MlflowSearchObserver(SearchObserver):
         self.client.set_terminated(self.parent_id, "FINISHED")
 
     def abort(self) -> None:
-        """Mark every open run FAILED (the search raised or was interrupted)."""
+        """Mark every open run FAILED (the search raised or was interrupted), unless the tracking server stopped
+        answering: then they stay RUNNING (the next start of this host fails them)."""
         self.writer.shutdown(wait=True)
-        self.error = None
-        for run_id in list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else []):
-            self.client.set_terminated(run_id, "FAILED")
+        failed, self.error = self.error, None
+        runs = list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else [])
         self.open_runs.clear()
         self.parent_id = None
+        if failed is not None and unavailable(failed) is not None:
+            return
+        for run_id in runs:
+            self.client.set_terminated(run_id, "FAILED")

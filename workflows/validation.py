@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 CONFIG_LIMITS = {
     "train": {"retrain_epochs": (">=", 1)},
     "search": {"workers": (">=", 1), "threads": (">=", 0), "warm_start_k": (">=", 1), "seed": (">=", 0)},
+    "tracking": {"retry_s": (">=", 0), "request_timeout_s": (">", 0)},
 }
 
 
@@ -18,8 +19,9 @@ def validate_ranges(cfg: DictConfig) -> None:
     """Raise :class:`nas.errors.SettingsError` (one line: key, value, allowed range) for the first bad setting."""
     from omegaconf import OmegaConf
 
-    from nas.limits import SEARCH_LIMITS, TRAIN_LIMITS, check_limits
+    from nas.limits import SEARCH_LIMITS, TRAIN_LIMITS, check_heartbeat, check_limits
 
-    for group, limits in (("train", TRAIN_LIMITS), ("search", SEARCH_LIMITS)):
+    for group, limits in (("train", TRAIN_LIMITS), ("search", SEARCH_LIMITS), ("tracking", {})):
         values = cast(dict[str, Any], OmegaConf.to_container(cfg[group]))
         check_limits(values, {**limits, **CONFIG_LIMITS[group]}, f"{group}.")
+    check_heartbeat(cfg.search.heartbeat, cfg.search.grace_period)

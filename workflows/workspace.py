@@ -29,6 +29,8 @@ class Workspace:
     study_name: str
     experiment: str
     registered_model: str
+    tracking_retry_s: float = 120.0  # how long calls to a tracking server are retried (tracking.retry_s)
+    tracking_timeout_s: float = 30.0  # how long one request to it may take (tracking.request_timeout_s)
 
     @property
     def artifact_root(self) -> Path:
@@ -56,6 +58,8 @@ class Workspace:
             study_name=cfg.search.study_name or pair,
             experiment=cfg.tracking.experiment or f"nasflow-{pair}",
             registered_model=cfg.tracking.registered_model or pair,
+            tracking_retry_s=cfg.tracking.retry_s,
+            tracking_timeout_s=cfg.tracking.request_timeout_s,
         )
 
 

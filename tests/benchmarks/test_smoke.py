@@ -58,3 +58,17 @@ def test_gpu_part_says_so_without_cuda_and_its_loops_run_on_cpu(tmp_path: Path) 
         assert done.returncode == 0 and "no CUDA device" in done.stderr and not any(tmp_path.iterdir())
     figures = throughput_figures(torch.device("cpu"), n=128, repeats=1)  # the same loops, on the CPU
     assert len(figures) == 3 and all(math.isfinite(f.value) and f.value > 0 and f.ratio > 0 for f in figures)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_shared_services_part_produces_finite_figures(tmp_path: Path) -> None:
+    from tests.workflows.test_resume_and_workers import postgres_url
+
+    postgres_url()  # skips (or fails under CI) without a PostgreSQL server
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "shared", "--results",
+                           str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=880)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (part,) = json.loads((tmp_path / "latest-quick.json").read_text())["parts"]
+    assert len(part["figures"]) == 3
+    assert all(math.isfinite(f["value"]) and math.isfinite(f["baseline"]) for f in part["figures"])

@@ -143,3 +143,34 @@ def test_every_sampler_and_pruner_runs_seeded(factory, digits, sampler: str, pru
     runs = [run_search(factory, digits, TrainSettings(epochs=1), settings) for _ in range(2)]
     params = [[t.params for t in study.trials] for study in runs]
     assert len(params[0]) == 3 and params[0] == params[1]  # same seed, same samples
+
+
+class StopsAt(Recorder):
+    """An observer (tracking, records) that fails at the ``event`` of trial ``number``."""
+
+    def __init__(self, event: str, number: int) -> None:
+        super().__init__()
+        self.event, self.number = event, number
+
+    def trial_started(self, number: int, params: dict) -> None:
+        if self.event == "started" and number == self.number:
+            raise RuntimeError("tracking server gone")
+
+    def trial_ended(self, result) -> None:
+        super().trial_ended(result)
+        if self.event == "ended" and result.number == self.number:
+            raise RuntimeError("tracking server gone")
+
+
+@pytest.mark.parametrize("event, states", [("started", ["COMPLETE", "FAIL"]), ("ended", ["COMPLETE", "COMPLETE"])])
+def test_an_observer_error_stops_the_search_and_keeps_finished_trials(factory, digits, tmp_path: Path, event: str,
+                                                                      states: list[str]) -> None:
+    settings = SearchSettings(n_trials=4, sampler="random", pruner="none", storage=f"journal:///{tmp_path}/s.journal")
+    observer = StopsAt(event, 1)
+    with pytest.raises(RuntimeError, match="tracking server gone"):
+        run_search(factory, digits, TrainSettings(epochs=1), settings, observer)
+    study = open_study(settings)
+    assert [t.state.name for t in study.trials] == states  # a trial that ran keeps its result; none runs after
+    if event == "started":
+        assert study.trials[1].user_attrs["fail_reason"] == "search stopped before this trial: tracking server gone"
+        assert 1 not in observer.trained

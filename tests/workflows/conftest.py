@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,34 @@ def nasflow(workspace: Path) -> Callable[..., subprocess.CompletedProcess]:
                               text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One ``mlflow server`` (PostgreSQL backend store, served artifacts) for the test session, on 127.0.0.1;
+    stopped, and its database dropped, afterwards."""
+    from tests.workflows.test_resume_and_workers import postgres_url
+    from tests.workflows.tracking_server import mlflow_server, postgres_database
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with postgres_database(postgres_url()) as store, \
+            mlflow_server(store, folder / "artifacts", folder / "server.log") as server:
+        yield server.uri
+
+
+@pytest.fixture
+def services(tracking_server: str) -> Iterator[dict[str, str]]:
+    """The shared services of many hosts: a fresh PostgreSQL database (``db``) for the study and the knowledge base,
+    the session's tracking server (``tracking``) and a ``name`` (study, experiment, registered model) no other test
+    or rerun uses."""
+    import uuid
+
+    from tests.workflows.test_resume_and_workers import postgres_url
+    from tests.workflows.tracking_server import postgres_database
+
+    name = f"mh-{uuid.uuid4().hex[:8]}"
+    with postgres_database(postgres_url()) as url:
+        yield {"db": url, "tracking": tracking_server, "name": name}
 
 
 def summary_of(proc: subprocess.CompletedProcess) -> dict[str, Any]:

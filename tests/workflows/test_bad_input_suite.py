@@ -31,6 +31,8 @@ SETTINGS = [
     ("search.workers=0", "search.workers=0", ">=", "1"),
     ("search.threads=-1", "search.threads=-1", ">=", "0"),
     ("search.warm_start_k=0", "search.warm_start_k=0", ">=", "1"),
+    ("search.heartbeat=0", "search.heartbeat=0", ">=", "1"),
+    ("search.grace_period=0", "search.grace_period=0", ">=", "1"),
 ]
 
 
@@ -81,6 +83,16 @@ def test_library_settings_refuse_bad_values() -> None:
     with pytest.raises(SettingsError, match=r"SearchSettings.n_trials=0 is out of range"):
         SearchSettings(n_trials=0)
     assert SearchSettings(timeout=None).timeout is None
+    with pytest.raises(SettingsError, match=r"search.grace_period=5 must be longer than search.heartbeat=5"):
+        SearchSettings(heartbeat=5, grace_period=5)
+
+
+def test_a_grace_period_within_the_heartbeat_is_refused(monkeypatch, capsys, tmp_path: Path,
+                                                        digits_folder: Path) -> None:
+    workspace = tmp_path / "ws"
+    line = _run(monkeypatch, capsys, workspace, "search", f"data.path={digits_folder}", "search.heartbeat=30")
+    assert "search.grace_period=30 must be longer than search.heartbeat=30" in line, line
+    assert not workspace.exists()
 
 
 @pytest.mark.parametrize("rows", [4, 12])

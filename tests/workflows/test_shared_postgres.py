@@ -78,8 +78,7 @@ class Waits(Recorder):
 
 
 def test_a_survivor_retries_the_last_trial_of_a_dead_host_and_finishes_the_budget(
-        fresh_database: str, digits, monkeypatch: pytest.MonkeyPatch) -> None:
-    import nas.study
+        fresh_database: str, digits) -> None:
     from nas.factory import ConstructorFactory, DataShape
     from nas.model_file import ModelSpec
     from nas.search import run_search
@@ -87,10 +86,8 @@ def test_a_survivor_retries_the_last_trial_of_a_dead_host_and_finishes_the_budge
     from nas.training import TrainSettings
     from tests.nas.test_search_engine import SPACE
 
-    monkeypatch.setattr(nas.study, "HEARTBEAT_S", 1)
-    monkeypatch.setattr(nas.study, "GRACE_S", 3)
     settings = SearchSettings(n_trials=2, storage=fresh_database, study_name="dead-host", pruner="none",
-                              sampler="random")
+                              sampler="random", heartbeat=1, grace_period=3)
     study = open_study(settings)
     study.tell(study.ask(SPACE.to_optuna()), 0.5)  # the budget: one trial done by another host,
     study.enqueue_trial({"channels": 40, "depth": 2, "hidden": 60})

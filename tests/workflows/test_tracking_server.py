@@ -4,24 +4,13 @@ artifacts served by the server), no local mlflow.db."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.workflows.conftest import summary_of
-from tests.workflows.test_resume_and_workers import postgres_url
-from tests.workflows.tracking_server import mlflow_server, postgres_database
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One ``mlflow server`` for the test session, stopped (and its database dropped) afterwards."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    with postgres_database(postgres_url()) as store, mlflow_server(store, folder / "artifacts", folder / "server.log") as uri:
-        yield uri
 
 
 def test_run_and_export_through_a_tracking_server(nasflow, workspace: Path, digits_folder: Path, tracking_server: str,

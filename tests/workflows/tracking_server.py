@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,15 +9,12 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from tests.workflows.conftest import free_port
+
 MLFLOW = [sys.executable, "-m", "mlflow"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -36,9 +32,26 @@ def postgres_database(server_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+@dataclass
+class Server:
+    """A running ``mlflow server``: its http:// URI and process."""
+
+    uri: str
+    proc: subprocess.Popen
+
+    def stop(self) -> None:
+        """Stop the server (it may have stopped already)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 @contextmanager
-def mlflow_server(backend_url: str, artifacts: Path, log: Path) -> Iterator[str]:
-    """Run ``mlflow server`` on a free 127.0.0.1 port until the block ends; yields its http:// URI."""
+def mlflow_server(backend_url: str, artifacts: Path, log: Path) -> Iterator[Server]:
+    """Run ``mlflow server`` on a free 127.0.0.1 port until the block ends (or it is stopped)."""
     port = free_port()
     store = backend_url.replace("postgresql://", "postgresql+psycopg://", 1)
     with open(log, "w") as out:
@@ -58,11 +71,6 @@ def mlflow_server(backend_url: str, artifacts: Path, log: Path) -> Iterator[str]
                 pass
             assert time.monotonic() < deadline, f"mlflow server not up after 240 s: {log.read_text()[-2000:]}"
             time.sleep(0.5)
-        yield uri
+        yield Server(uri, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        Server(uri, proc).stop()

@@ -1,0 +1,89 @@
+"""The test of record for many hosts on one machine: worker groups with workspaces of their own (as separate
+machines would have), each its own ``nasflow search`` command, sharing one PostgreSQL study, one PostgreSQL
+knowledge base and one tracking server; then ``kill -9`` of one group mid-trial."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
+from tests.workflows.shared_services import FINISHED, check_records, ended_in_mlflow, load, overrides, pid_of
+
+pytestmark = pytest.mark.slow
+
+
+def start_group(workspace: Path, args: list[str], seed: int) -> subprocess.Popen:
+    """One worker group: ``nasflow search`` in a workspace of its own, output kept in files beside it."""
+    workspace.mkdir(parents=True)
+    args = ["--json", "--no-progress", *args]
+    with open(workspace.with_suffix(".out"), "w") as out, open(workspace.with_suffix(".err"), "w") as err:
+        return subprocess.Popen([*NASFLOW, "search", *args, f"search.seed={seed}"], cwd=REPO, env=cli_env(workspace),
+                                stdout=out, stderr=err, text=True)
+
+
+def finish(proc: subprocess.Popen, workspace: Path) -> subprocess.CompletedProcess:
+    """Wait for a group; its output as a completed process."""
+    proc.wait(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, workspace.with_suffix(".out").read_text(),
+                                       workspace.with_suffix(".err").read_text())
+
+
+def test_two_groups_share_one_study_knowledge_base_and_tracking_server(services: dict[str, str], digits_folder: Path,
+                                                                        tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    args = overrides(services, digits_folder, 4)
+    hosts = [tmp_path / "host-a", tmp_path / "host-b"]
+    procs = [start_group(ws, args, seed) for seed, ws in enumerate(hosts)]
+    summaries = [summary_of(finish(proc, ws)) for proc, ws in zip(procs, hosts)]
+    study = check_records(services, 4)
+    assert {pid_of(t) for t in study.trials} == {p.pid for p in procs}, "both groups ran trials"
+    assert all(s["left_running"] == [] for s in summaries)
+    for ws in hosts:
+        assert not (ws / "mlflow.db").exists() and not (ws / "mlartifacts").exists() and not (ws / "kb.db").exists()
+
+    retrain = summary_of(subprocess.run([*NASFLOW, "retrain", "--json", "--no-progress", *args,
+                                         "train.retrain_epochs=1"], cwd=REPO, env=cli_env(hosts[0]),
+                                        capture_output=True, text=True, timeout=600))
+    client = MlflowClient(services["tracking"], registry_uri=services["tracking"])
+    versions = client.search_model_versions(f"name = '{services['name']}'")
+    assert [v.version for v in versions] == ["1"] and retrain["version"] == "1"
+
+
+def test_kill_9_of_one_group_mid_trial_is_retried_by_the_other_through_the_heartbeat(
+        services: dict[str, str], digits_folder: Path, tmp_path: Path) -> None:
+    args = overrides(services, digits_folder, 4, "search.heartbeat=1", "search.grace_period=5")
+    hosts = [tmp_path / "host-a", tmp_path / "host-b"]
+    victim_group, survivor = (start_group(ws, args, seed) for seed, ws in enumerate(hosts))
+    deadline, victim = time.monotonic() + 300, None
+    while victim is None:
+        assert time.monotonic() < deadline and victim_group.poll() is None and survivor.poll() is None, \
+            "group a never ran a trial while group b was still searching"
+        time.sleep(0.05)
+        try:
+            trials = [t for t in load(services).trials if pid_of(t) == victim_group.pid]
+        except KeyError:  # the study does not exist yet
+            continue
+        done = [t.number for t in trials if t.state in FINISHED]
+        if not done or ended_in_mlflow(services, done):  # no MLflow write of a finished trial still in flight
+            victim = next((t for t in trials if t.state.name == "RUNNING"), None)
+    os.kill(victim_group.pid, signal.SIGKILL)
+    victim_group.wait()
+    assert load(services).trials[victim.number].state.name == "RUNNING", "killed mid-trial"
+
+    summary = summary_of(finish(survivor, hosts[1]))
+    study = check_records(services, 4)
+    assert study.trials[victim.number].state.name == "FAIL"
+    assert "fail_reason" not in study.trials[victim.number].user_attrs  # failed by the heartbeat, not a local pid check
+    retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retries) == 1 and retries[0].params == victim.params and retries[0].state.name == "COMPLETE"
+    assert pid_of(retries[0]) == survivor.pid
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING))
+    assert summary["left_running"] == []
