@@ -130,6 +130,7 @@ def prepare(cfg: Any) -> RunContext:
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
+    from nas.normalize import normalized_factory
 
     settings = train_settings(cfg)
     if cfg.search.threads > 0:
@@ -138,6 +139,7 @@ def prepare(cfg: Any) -> RunContext:
     ws = Workspace.from_config(cfg)
     spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
+    factory = normalized_factory(factory, data.split("train")[0], cfg.data.normalize.value)
     if settings.augment == "auto":
         settings = replace(settings, augment=auto_augment(tuple(data.input_shape)))
     return RunContext(cfg=cfg, ws=ws, data=data, factory=factory, train_settings=settings,

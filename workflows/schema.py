@@ -53,6 +53,11 @@ class Schedule(str, Enum):
     constant = "constant"
 
 
+class Normalize(str, Enum):
+    auto = "auto"
+    none = "none"
+
+
 class Extraction(str, Enum):
     auto = "auto"
     constructor = "constructor"
@@ -72,6 +77,7 @@ class ModelConfig:
 class DataConfig:
     name: str = MISSING
     path: str = MISSING
+    normalize: Normalize = Normalize.auto
 
 
 @dataclass
