@@ -67,11 +67,11 @@ def input_stats(x_train: torch.Tensor, mode: str) -> InputStats | None:
         if x_train.is_floating_point():
             return None
         return InputStats(torch.zeros(shape), torch.full(shape, 255.0))
-    dims = [0, *range(2, x_train.dim())]
-    values = x_train.to(torch.float64)
-    mean, std = values.mean(dim=dims), values.std(dim=dims, correction=0)
-    std = torch.where(std > 1e-12, std, torch.ones_like(std))
-    return InputStats(mean.float().reshape(shape), std.float().reshape(shape))
+    from nas.data.meta import moments
+
+    mean, std = moments(x_train.numpy(), tuple(range(2, x_train.dim())))
+    std[std <= 1e-12] = 1.0
+    return InputStats(torch.from_numpy(mean).float().reshape(shape), torch.from_numpy(std).float().reshape(shape))
 
 
 class NormalizedFactory:

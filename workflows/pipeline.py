@@ -49,7 +49,8 @@ def load_space(cfg: Any) -> Any:
 
 
 def load_data(cfg: Any) -> Any:
-    """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy."""
+    """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy;
+    decoded images are cached in the workspace's ``cache/`` and memory-mapped beyond ``data.memory_mb``."""
     from nas.data import load_data_folder
     from nas.data.splits import check_measurable
 
@@ -59,7 +60,8 @@ def load_data(cfg: Any) -> Any:
             f"data folder '{path}' does not exist; create it with 'nasflow data init digits {path}' "
             "or point data.path at your data"
         )
-    data = load_data_folder(path, name=cfg.data.name)
+    cache = Path(cfg.workspace).expanduser().resolve() / "cache"
+    data = load_data_folder(path, name=cfg.data.name, cache=cache, memory_mb=float(cfg.data.memory_mb))
     check_measurable({name: len(getattr(data, f"{name}_idx")) for name in ("train", "val", "test")},
                      data.n_classes, str(path))
     return data

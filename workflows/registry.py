@@ -39,12 +39,13 @@ class RegisteredVersion:
 
 
 def log_torch_model(model: Any, example: Any, model_file: Path) -> tuple[Any, str]:
-    """Log ``model`` in the active run as ``pt2`` (no code needed to load); fall back to pickle + code."""
+    """Log ``model`` in the active run as ``pt2`` (no code needed to load); fall back to pickle + code. The input
+    example (hence the signature a served model checks) is float32 raw values: uint8 pixels as 0..255."""
     import mlflow.pytorch
     import torch
 
     requirements = [f"torch=={torch.__version__.split('+')[0]}"]
-    example_np = example[:1].repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2 keeps it dynamic
+    example_np = example[:1].float().repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2 keeps it dynamic
     try:
         info = mlflow.pytorch.log_model(model, name="model", input_example=example_np,
                                         pip_requirements=requirements, serialization_format="pt2")

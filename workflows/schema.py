@@ -78,6 +78,7 @@ class DataConfig:
     name: str = MISSING
     path: str = MISSING
     normalize: Normalize = Normalize.auto
+    memory_mb: float = 8192.0
 
 
 @dataclass

@@ -88,3 +88,35 @@ def test_plain_mlp_on_raw_breast_cancer_matches_logistic_regression(nasflow, tmp
     exported = load_exported(Path(report["model_py"]), Path(report["weights"]))
     with torch.no_grad():
         assert torch.allclose(exported(x_test), logits, atol=1e-5)
+
+
+def colour_folder(folder: Path, per_class: int = 24) -> Path:
+    """Generated 3×32×32 PNGs of two classes: reddish and bluish noise."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, channel in (("red", 0), ("blue", 2)):
+        (folder / label).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, size=(32, 32, 3), dtype=np.uint8)
+            pixels[..., channel] += 100
+            Image.fromarray(pixels, mode="RGB").save(folder / label / f"{i:03d}.png")
+    return folder
+
+
+def test_image_run_caches_the_folder_and_serves_raw_pixels(nasflow, workspace: Path, tmp_path: Path) -> None:
+    import mlflow.pyfunc
+    import mlflow.pytorch
+
+    folder = colour_folder(tmp_path / "colours")
+    summary = summary_of(nasflow("run", "--json", "--no-progress", "+experiment=quick", f"data.path={folder}",
+                                 "data.name=colours", "search.n_trials=1", "train.retrain_epochs=2"))
+    assert len(list((workspace / "cache").rglob("*.npy"))) == 1
+    x_test = load_data_folder(folder).split("test")[0]
+    assert x_test.dtype == torch.uint8
+    raw = x_test.float()  # pixel values 0..255, as the PNGs hold them
+    mlflow.set_registry_uri(summary["tracking_uri"])
+    with torch.no_grad():
+        logits = mlflow.pytorch.load_model(summary["champion_uri"])(raw)
+    served = np.asarray(mlflow.pyfunc.load_model(summary["champion_uri"]).predict(raw.numpy()))
+    assert np.allclose(served, logits.numpy(), atol=1e-5)
