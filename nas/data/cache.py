@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,12 +75,12 @@ class CacheEntry:
         return self.pixels.with_name(f"{self.pixels.stem}.partial-{os.getpid()}.npy")  # one per writing process
 
 
-def listing_key(folder: Path, files: Iterable[str], extra: str = "") -> str:
-    """A key of ``files`` (relative to ``folder``) as they are now: paths, sizes and modification times."""
+def listing_key(stamps: Mapping[str, tuple[int, int]], extra: str = "") -> str:
+    """A key of a folder's files as they are now: ``stamps`` maps each relative path to (size, mtime in ns)."""
     digest = hashlib.sha256(extra.encode())
-    for name in sorted(files):
-        stat = (folder / name).stat()
-        digest.update(f"\0{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    for name in sorted(stamps):
+        size, mtime_ns = stamps[name]
+        digest.update(f"\0{name}\0{size}\0{mtime_ns}".encode())
     return digest.hexdigest()[:32]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +39,8 @@ def in_memory(shape: tuple[int, ...]) -> np.ndarray:
     return np.empty(shape, dtype=np.uint8)
 
 
-def decode_images(files: list[Path], allocate: Allocate = in_memory, workers: int | None = None) -> np.ndarray:
+def decode_images(files: Sequence[str | Path], allocate: Allocate = in_memory,
+                  workers: int | None = None) -> np.ndarray:
     """Every file decoded into ``allocate((N, C, H, W))`` (uint8): C=1 if every image is grayscale, else 3 (RGB).
 
     ``allocate`` may return a memory-mapped array (a cache file) so that data larger than memory never sits in it;
@@ -61,7 +62,7 @@ def decode_images(files: list[Path], allocate: Allocate = in_memory, workers: in
     return out
 
 
-def decode_chunk(files: list[Path], reference: Path, size: tuple[int, int]) -> np.ndarray:
+def decode_chunk(files: Sequence[str | Path], reference: str | Path, size: tuple[int, int]) -> np.ndarray:
     """The chunk's images as one n×C×H×W uint8 array (RGB if any is in colour); each must be ``size`` (W, H) like
     ``reference``."""
     images = []
@@ -79,7 +80,7 @@ def decode_chunk(files: list[Path], reference: Path, size: tuple[int, int]) -> n
     return pixels[:, None] if mode == "L" else np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
 
 
-def decode_file(path: Path) -> np.ndarray:
+def decode_file(path: str | Path) -> np.ndarray:
     """One image as a C×H×W uint8 array (C=1 for grayscale, 3 for colour)."""
     image = _open(path)
     return decode_chunk([path], path, image.size)[0]
@@ -109,7 +110,7 @@ def _pool(workers: int) -> Iterator[Executor]:
         yield pool
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: str | Path) -> Image.Image:
     """``path`` decoded fully (so a truncated file shows here), or a :class:`DataError` naming it."""
     try:
         image = Image.open(path)
