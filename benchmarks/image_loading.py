@@ -75,7 +75,7 @@ def run(quick: bool = False) -> PartResult:
     figures = [
         Figure("image folder first load: nasflow vs PIL loop", count / first_s, "images/s", baseline=count / pil_s,
                baseline_name="plain PIL loop", target=FIRST_LOAD_TARGET, target_on="ratio", decimals=0,
-               note=f"{size}; load_data_folder (decode in processes, content hash, splits, cache write)"),
+               note=f"{size}; load_data_folder: processes from 2,048 files, hash, splits, cache write"),
         Figure("image decode in a thread pool vs PIL loop", count / threads_s, "images/s", baseline=count / pil_s,
                baseline_name="plain PIL loop", decimals=0,
                note=f"{size}; nasflow's chunks, threads instead of processes"),
