@@ -150,8 +150,8 @@ def nasflow_trials(folder: Path, digits: Path, n_trials: int, overrides: tuple[s
     from nas.proxy import make_score
     from nas.search import example_batch, fingerprint_key, run_search
     from workflows.config import compose_config
+    from workflows.context import open_kb, prepare
     from workflows.kb_records import KnowledgeBaseObserver, task_record
-    from workflows.pipeline import open_kb, prepare
     from workflows.search_run import reuse_from
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
 

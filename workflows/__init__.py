@@ -13,10 +13,12 @@ _EXPORTS = {
     "compose_config": "workflows.config",
     "ConfigError": "workflows.errors",
     "WorkflowError": "workflows.errors",
-    "prepare": "workflows.pipeline",
+    "RunContext": "workflows.context",
+    "prepare": "workflows.context",
+    "register_result": "workflows.versioning",
     "retrain_and_register": "workflows.pipeline",
     "run": "workflows.pipeline",
-    "search": "workflows.pipeline",
+    "search": "workflows.search_run",
     "Workspace": "workflows.workspace",
 }
 __all__ = sorted(_EXPORTS)

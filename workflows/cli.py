@@ -7,19 +7,10 @@ Heavy libraries (torch, optuna, mlflow, hydra) are imported inside the commands 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 
-QUIET_ENV = {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_LOGGING_LEVEL": "WARNING",
-    "GIT_PYTHON_REFRESH": "quiet",
-    "HYDRA_FULL_ERROR": "0",
-    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # stdout carries --json; a tracking server printed run URLs
-}
+from workflows.quiet import quiet
 
 EPILOG = """examples:
   nasflow init my-project                      scaffold a project (conf/, dvc.yaml, git, DVC)
@@ -30,16 +21,6 @@ EPILOG = """examples:
   nasflow kb query "task = 'digits' and test_accuracy >= 0.97 order by params limit 5"
   nasflow ui                                   the MLflow UI on 127.0.0.1
 """
-
-
-def quiet() -> None:
-    """Offline and quiet: telemetry off, library chatter (experimental-feature notices) hidden."""
-    import warnings
-
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    warnings.filterwarnings("ignore", message=r".*(is an experimental feature|is experimental \(supported from)")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(optuna|mlflow)(\..*)?")
 
 
 def _overrides(parser: argparse.ArgumentParser) -> None:

@@ -37,7 +37,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume the search and print its summary."""
     import time
 
-    from workflows.pipeline import prepare, search
+    from workflows.context import prepare
+    from workflows.search_run import search
     from workflows.summary import build_summary, print_summary, write_json
 
     started = time.perf_counter()
@@ -62,9 +63,11 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
     from nas.selection import select_trial
     from nas.study import open_study
+    from workflows.context import prepare
     from workflows.errors import WorkflowError
-    from workflows.pipeline import prepare, register_result, retrain_model
+    from workflows.pipeline import retrain_model
     from workflows.summary import build_summary, print_summary, write_json, write_metrics
+    from workflows.versioning import register_result
 
     if not args.register and not args.model_out:
         raise WorkflowError("--no-register needs --model-out DIR, else the retrained model would be lost; "
@@ -105,8 +108,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 def cmd_register(args: argparse.Namespace) -> int:
     """Register a saved retrained model (champion only if better), or name the version that already holds it."""
+    from workflows.context import prepare
     from workflows.model_bundle import require_bundle
-    from workflows.pipeline import prepare
     from workflows.register_step import register_saved
     from workflows.summary import write_metrics
 
@@ -210,8 +213,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a registered version or a trial as a standalone .py plus weights."""
+    from workflows.context import prepare
     from workflows.exporting import export_architecture
-    from workflows.pipeline import prepare
 
     report = export_architecture(prepare(_cfg(args)), Path(args.out), args.trial, args.version, args.alias)
     print(json.dumps(report, indent=2, default=str))

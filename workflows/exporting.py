@@ -14,7 +14,7 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException
 
-    from workflows.pipeline import PARAMS_TAG
+    from workflows.context import PARAMS_TAG
     from workflows.tracking import mlflow_client
 
     client = mlflow_client(ctx.ws)

@@ -15,8 +15,8 @@ from typing import Any
 
 import hydra
 
-from workflows.cli import quiet
 from workflows.config import config_dir
+from workflows.quiet import quiet
 from workflows.schema import register_schemas
 
 register_schemas()
@@ -44,7 +44,7 @@ def main(cfg: Any) -> None:
     gpu = job_gpu(HydraConfig.get().job.num, cfg.search.gpus)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-    from workflows.pipeline import prepare
+    from workflows.context import prepare
     from workflows.search_run import search_in_process
 
     search_in_process(prepare(cfg), show_progress=False)

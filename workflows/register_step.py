@@ -15,9 +15,9 @@ from typing import Any
 def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
     """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
     from workflows.model_bundle import load_bundle
-    from workflows.pipeline import register_result
     from workflows.registry import MODEL_HASH_TAG, model_hash, version_holding
     from workflows.tracking import mlflow_client
+    from workflows.versioning import register_result
 
     saved = load_bundle(folder, ctx)
     result, name = saved.result, ctx.ws.registered_model

@@ -11,6 +11,8 @@ from typing import Any
 
 from workflows.errors import WorkflowError
 
+START = "start"  # the line that lets waiting worker processes begin (see workflows.worker)
+
 
 def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
     """The search's MLflow observer; a worker of a parent (``parent_run_id``) finds the stores created."""
@@ -19,7 +21,7 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
     from nas.device import device_name, resolve_device
     from nas.locks import FileLock
     from nas.recovery import worker_id
-    from workflows.pipeline import device_tags
+    from workflows.context import device_tags
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
 
     # searches started together without a parent (Hydra's launchers) must not both create the stores
@@ -36,8 +38,8 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
 
 
 def _observers(ctx: Any, tracker: Any, show_progress: bool) -> list[Any]:
+    from workflows.context import open_kb
     from workflows.kb_records import KnowledgeBaseObserver, task_record
-    from workflows.pipeline import open_kb
     from workflows.progress import ProgressObserver
 
     kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
@@ -81,7 +83,7 @@ def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str |
     from nas.observer import Observers
     from nas.search import fingerprint_key, run_search
     from nas.training import warm_up
-    from workflows.pipeline import open_kb
+    from workflows.context import open_kb
     from workflows.tracking import fail_orphan_runs
 
     warm_up()
@@ -144,7 +146,6 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
     and import what they need while this process creates the stores, experiment and study, then begin together
     on its start line."""
     from workflows.progress import StudyProgress
-    from workflows.worker import START
 
     envs = worker_envs(ctx)
     workers = [subprocess.Popen([sys.executable, "-m", "workflows.worker", str(path)], stdin=subprocess.PIPE,
@@ -186,7 +187,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     (or recovered after a crash) once, before any worker uses them."""
     from nas.recovery import recover_orphans
     from nas.study import open_study
-    from workflows.pipeline import open_kb
+    from workflows.context import open_kb
     from workflows.tracking import fail_orphan_runs
 
     tracker = _tracker(ctx)
@@ -204,7 +205,7 @@ def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     return tracker, study
 
 
-def run_search_for(ctx: Any, show_progress: bool = True) -> Any:
+def search(ctx: Any, show_progress: bool = True) -> Any:
     """The search of ``ctx``: in this process, or with ``search.workers`` processes."""
     from nas.study import is_journal
 

@@ -48,7 +48,7 @@ def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
-    from workflows.pipeline import load_data
+    from workflows.context import load_data
 
     args = OmegaConf.to_container(cfg.model.args, resolve=True) if cfg.model.get("args") else {}
     assert isinstance(args, dict)

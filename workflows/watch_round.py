@@ -96,8 +96,8 @@ def _changed(state: FolderWatch, research: bool) -> RoundResult:
     """The folder changed: load and validate it, then match, retrain or re-search."""
     import mlflow
 
+    from workflows.context import prepare
     from workflows.data_versioning import dvc_repo_root, track_and_report
-    from workflows.pipeline import prepare
     from workflows.tracking import mlflow_client
     from workflows.watch_versions import champion_architecture, tag_version, versions_with_data_hash
     from workflows.workspace import git_commit

@@ -9,18 +9,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-START = "start"
-
 
 def main(config_path: str) -> int:
     """Get ready, wait for the parent's start line, then search the shared study until its budget is spent."""
     from omegaconf import OmegaConf
 
     from nas.training import warm_up
-    from workflows.cli import quiet
-    from workflows.pipeline import prepare
+    from workflows.context import prepare
+    from workflows.quiet import quiet
     from workflows.schema import NasflowConfig
-    from workflows.search_run import search_in_process
+    from workflows.search_run import START, search_in_process
 
     quiet()
     warm_up()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from workflows.config import compose_config
-from workflows.pipeline import prepare
+from workflows.context import prepare
 from workflows.search_run import search_in_process
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,8 +11,10 @@ def test_same_bytes_register_once_and_name_the_version(tmp_path: Path, digits_fo
     from mlflow import MlflowClient
 
     from workflows.config import compose_config
-    from workflows.pipeline import prepare, register_result, retrain_model
+    from workflows.context import prepare
+    from workflows.pipeline import retrain_model
     from workflows.registry import model_hash
+    from workflows.versioning import register_result
 
     monkeypatch.setenv("NASFLOW_WORKSPACE", str(tmp_path / "ws"))
     cfg = compose_config([f"data.path={digits_folder}", "train.retrain_epochs=1", "search.n_trials=1"], REPO / "conf")
