@@ -59,6 +59,18 @@ def moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarra
     reduce = (0, *axes)
     chunks = [x[start : start + CHUNK_ROWS] for start in range(0, len(x), CHUNK_ROWS)]
     count = len(x) * int(np.prod([x.shape[a] for a in axes]))
+    if x.dtype == np.uint8:  # exact, and several times faster: a histogram of the 256 values per kept position
+        kept = [d for d in range(1, x.ndim) if d not in axes]
+        hist = np.zeros((int(np.prod([x.shape[d] for d in kept])), 256), dtype=np.int64)
+        for c in chunks:
+            flat = np.moveaxis(c, kept, range(len(kept))).reshape(len(hist), -1)
+            for i, row in enumerate(flat):
+                hist[i] += np.bincount(row, minlength=256)
+        values = np.arange(256, dtype=np.float64)
+        mean_u8 = hist @ values / max(count, 1)
+        var = hist @ values**2 / max(count, 1) - mean_u8**2
+        shape = tuple(x.shape[d] for d in kept)
+        return mean_u8.reshape(shape), np.sqrt(np.maximum(var, 0)).reshape(shape)
     mean = sum(c.sum(axis=reduce, dtype=np.float64, keepdims=True) for c in chunks) / max(count, 1)
     square = sum(((c - mean) ** 2).sum(axis=reduce, keepdims=True) for c in chunks)
     return np.squeeze(mean, axis=reduce), np.squeeze(np.sqrt(square / max(count, 1)), axis=reduce)
