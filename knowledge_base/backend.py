@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -49,6 +51,17 @@ def sqlite_path(url: URL) -> Path:
     return Path(url.database or "")
 
 
+def sqlite_read_only(path: Path) -> bool:
+    """Whether ``path`` is an existing SQLite file in a folder this process cannot write (a read-only folder or
+    mount): it can only be read, opened immutable, since a reader of a WAL file creates files beside it."""
+    return path.is_file() and not os.access(path.parent, os.W_OK)
+
+
+def sqlite_read_uri(path: Path) -> str:
+    """The URI that opens ``path`` read-only (immutable where its folder is read-only)."""
+    return f"file:{quote(str(path))}?mode=ro" + ("&immutable=1" if sqlite_read_only(path) else "")
+
+
 def _set_wal(cursor: Any) -> None:
     """Switch the file to WAL (kept by the file). The switch needs the database to itself and SQLite answers
     "locked" at once, without its busy handler, while a new file is being created by another connection."""
@@ -73,6 +86,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_read_only_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA query_only = ON")
+
+
 def _sqlite_on_begin(connection: sa.Connection) -> None:
     mode = connection.get_execution_options().get("kb_begin", "DEFERRED")
     connection.exec_driver_sql(f"BEGIN {mode}")
@@ -80,8 +98,17 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
 
 def create_engine(url: URL) -> Engine:
     """An engine for a normalized URL; SQLite gets WAL, a busy timeout and real transactions."""
+    if url.drivername == "sqlite" and sqlite_read_only(sqlite_path(url)):
+        uri = sqlite_read_uri(sqlite_path(url))
+        engine = sa.create_engine(url, creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
+        event.listen(engine, "connect", _sqlite_read_only_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
     if url.drivername == "sqlite":
-        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise connection_error(url, exc) from exc
         engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
@@ -98,6 +125,12 @@ def writing(connection: sa.Connection) -> sa.Connection:
 def connection_error(url: URL, exc: Exception) -> BackendError:
     """A BackendError for a database that cannot be reached, naming the URL and the fix."""
     reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if url.drivername == "sqlite":
+        folder = sqlite_path(url).parent
+        return BackendError(
+            f"cannot open the knowledge base at {redact(url)} ({reason}); check that {folder} exists and is "
+            "writable (or that the file is there to read) and that kb.url is right."
+        )
     return BackendError(
         f"cannot open the knowledge base at {redact(url)} ({reason}); check that the server is running "
         "and that kb.url is right."

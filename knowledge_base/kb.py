@@ -22,7 +22,7 @@ from knowledge_base.errors import BackendError, KnowledgeBaseError, QueryError, 
 from knowledge_base.query.compiler import compile_query
 from knowledge_base.query.parser import parse
 from knowledge_base.rawsql import run_readonly
-from knowledge_base.reader import load_evaluations, load_tasks, run_query, tasks_result
+from knowledge_base.reader import add_details, load_evaluations, load_tasks, run_query, tasks_result
 from knowledge_base.records import EvaluationRecord, TaskRecord
 from knowledge_base.result import QueryResult
 from knowledge_base.schema import architectures, evaluations, tasks
@@ -117,13 +117,15 @@ class KnowledgeBase:
         return ids
 
     # -- asking ---------------------------------------------------------------------------------------
-    def query(self, text: str) -> QueryResult:
-        """Evaluations matching a filter query, e.g. "task = 'digits' and test_accuracy >= 0.97 order by params"."""
+    def query(self, text: str, *, details: bool = False) -> QueryResult:
+        """Evaluations matching a filter query, e.g. "task = 'digits' and test_accuracy >= 0.97 order by params";
+        with ``details``, also every training setting and lineage key as ``settings.<key>`` / ``lineage.<key>``."""
         if not isinstance(text, str):
             raise QueryError(f"query must be a string, got {type(text).__name__} {text!r}.")
         parsed = parse(text)
         with self._connect() as connection:
-            return run_query(connection, compile_query(text, parsed, connection))
+            result = run_query(connection, compile_query(text, parsed, connection))
+            return add_details(connection, result) if details else result
 
     def sql(self, statement: str) -> QueryResult:
         """Run one read-only SQL statement; anything that writes raises QueryError."""
@@ -186,13 +188,15 @@ class KnowledgeBase:
         *,
         maximize: bool = True,
         limit: int | None = 10,
+        details: bool = False,
     ) -> QueryResult:
         """The best complete evaluations of a task by `metric` within a budget, best first (an unknown task
-        raises, naming the known ones)."""
+        raises, naming the known ones); ``details`` adds the settings and lineage columns, as for `query`."""
         self.task(task_name)
         budget = {"params": max_params, "latency_ms": max_latency_ms}
         with self._connect() as connection:
-            return advice.best(connection, task_name, budget, metric, kind=kind, maximize=maximize, limit=limit)
+            result = advice.best(connection, task_name, budget, metric, kind=kind, maximize=maximize, limit=limit)
+            return add_details(connection, result) if details else result
 
     def pareto(
         self,

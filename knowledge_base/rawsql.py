@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy.engine import Engine
 
-from knowledge_base.backend import BUSY_TIMEOUT_MS, sqlite_path
+from knowledge_base.backend import BUSY_TIMEOUT_MS, sqlite_path, sqlite_read_uri
 from knowledge_base.errors import QueryError
 from knowledge_base.result import QueryResult
 
@@ -46,9 +45,7 @@ def _result(statement: str, cursor: Any) -> QueryResult:
 
 
 def _sqlite(engine: Engine, statement: str) -> QueryResult:
-    path = sqlite_path(engine.url)
-    uri = f"file:{quote(str(path))}?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    connection = sqlite3.connect(sqlite_read_uri(sqlite_path(engine.url)), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         connection.execute("PRAGMA query_only = ON")
         connection.set_authorizer(_authorize)

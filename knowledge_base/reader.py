@@ -85,6 +85,19 @@ def run_query(connection: sa.Connection, compiled: Compiled) -> QueryResult:
     return QueryResult(columns, out)
 
 
+def add_details(connection: sa.Connection, result: QueryResult) -> QueryResult:
+    """``result`` (rows of evaluations, column ``id``) with a ``settings.<key>`` and a ``lineage.<key>`` column for
+    every key its evaluations have, after the others (those the result already has are kept once)."""
+    ids = result.column("id")
+    blobs = _blobs(connection, ids)
+    keys = [(prefix, key) for prefix in ("settings", "lineage")
+            for key in sorted({k for blob in blobs.values() for k in blob[prefix]})
+            if f"{prefix}.{key}" not in result.columns]
+    rows = [(*row, *(blobs.get(id_, {}).get(prefix, {}).get(key) for prefix, key in keys))
+            for id_, row in zip(ids, result.rows, strict=True)]
+    return QueryResult([*result.columns, *(f"{prefix}.{key}" for prefix, key in keys)], rows)
+
+
 def _task(row: sa.Row) -> TaskRecord:
     return TaskRecord(row.task_name, row.content_hash, json.loads(row.meta_json), id=row.task_id)
 

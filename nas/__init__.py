@@ -24,15 +24,14 @@ from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
 from nas.fingerprint import fingerprint
 from nas.model_file import ModelSpec, load_model_class, resolve_names
-from nas.normalize import Normalized, input_stats, normalized_factory
 from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
 from nas.samplers import LocalSearchSampler
 from nas.search import Evaluator, Reused, TrainingEvaluator, fingerprint_key, params_key, run_search, settings_key
-from nas.selection import best_params, pareto_front, pruning_report, select_trial
+from nas.selection import best_params, pareto_front, pruning_report, select_trial, trial_by_number
 from nas.space import Dimension, SearchSpace
-from nas.study import SearchSettings, open_study
+from nas.study import SearchSettings, open_existing_study, open_study
 from nas.training import TrainSettings, evaluate, train
 
 __all__ = [
@@ -53,7 +52,6 @@ __all__ = [
     "ModelFileError",
     "ModelSpec",
     "NasError",
-    "Normalized",
     "Observers",
     "RetrainResult",
     "Reused",
@@ -75,7 +73,6 @@ __all__ = [
     "export_standalone",
     "fingerprint",
     "fingerprint_key",
-    "input_stats",
     "load_data_folder",
     "load_exported",
     "load_model_class",
@@ -84,6 +81,7 @@ __all__ = [
     "make_score",
     "measure_cost",
     "normalized_factory",
+    "open_existing_study",
     "open_study",
     "params_key",
     "pareto_front",
@@ -95,4 +93,5 @@ __all__ = [
     "settings_key",
     "synflow",
     "train",
+    "trial_by_number",
 ]

@@ -10,6 +10,7 @@ dimensions that a constructor argument already sets are searched through that ar
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,11 +19,15 @@ from torch import nn
 
 from nas.errors import ModelFileError, NasError, SpaceError
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
+from nas.forward_check import check_output, refuse_output
 from nas.layers.extraction import build_layers, example_input, extract_layers, fit_to_data
-from nas.layers.graph import TraceFailure
+from nas.layers.graph import TraceFailure, describe, trace
+from nas.layers.inputs import first_layer
 from nas.layers.ownership import base_value, owned_labels
 from nas.layers.validate import check_layer_dimension
+from nas.memory import check_probe_memory
 from nas.model_file import ModelSpec, constructor_of
+from nas.signature_space import data_role
 from nas.space import Dimension, SearchSpace
 
 MODES = ("auto", "constructor", "layers")
@@ -45,6 +50,9 @@ class ExtractedFactory:
         extracted_ctor = self._plain.space
         self._ctor_names = set(inspect.signature(constructor_of(self._plain.model_class)).parameters) - {"self"}
         self._base = {k: base_value(d) for k, d in extracted_ctor.dimensions.items() if d.default is None}
+        data_values, flat_notes = self._flattened_sizes(extracted_ctor)
+        if data_values:
+            self._plain = ConstructorFactory(spec, shape, data_values=data_values)
         self.fallback_reason: str | None = None
         self.owners: dict[str, list[str]] = {}
         layer_dims, notes = self._extract_layers(extracted_ctor)
@@ -64,11 +72,31 @@ class ExtractedFactory:
         self._layer_fixed = {k: v for k, v in fixed.items() if k in self.layer_dimensions}
         ctor_fixed = {k: v for k, v in fixed.items() if k not in self.layer_dimensions}
         ctor_space = SearchSpace({k: d for k, d in dims.items() if k in self._ctor_names}, ctor_fixed)
-        self.constructor = ConstructorFactory(spec, shape, space=ctor_space)
-        self.space = SearchSpace(dims, fixed, [*extracted_ctor.notes, *notes])
+        self.constructor = ConstructorFactory(spec, shape, space=ctor_space, data_values=data_values)
+        ctor_notes = [n for n in extracted_ctor.notes if n.split(":")[0] not in data_values]  # flat_notes say it
+        self.space = SearchSpace(dims, fixed, [*ctor_notes, *flat_notes, *notes])
+
+    def _flattened_sizes(self, ctor: SearchSpace) -> tuple[dict[str, int], list[str]]:
+        """``input_size``-like arguments set to the flattened input size when they size a first ``Linear`` (an MLP
+        written for flattened images), with their notes."""
+        names = [n for n in self._ctor_names if data_role(n) == "input_size" and n not in ctor.fixed]
+        if not names or len(self.shape.input_shape) < 2:
+            return {}, []
+        try:
+            gm = trace(self._construct(self._plain, {k: base_value(d) for k, d in ctor.dimensions.items()}))
+        except (TraceFailure, ModelFileError):
+            return {}, []
+        node = first_layer(gm)
+        layer = gm.get_submodule(str(node.target)) if node is not None else None
+        if not isinstance(layer, nn.Linear) or layer.in_features != self.shape.role_value("input_size"):
+            return {}, []
+        size, desc = math.prod(self.shape.input_shape), "x".join(map(str, self.shape.input_shape))
+        return {n: size for n in names}, [f"{n}: {size} (the first layer {describe(gm, node)} reads flattened {desc} "
+                                          "input)" for n in names]
 
     def _extract_layers(self, ctor: SearchSpace) -> tuple[dict[str, Dimension], list[str]]:
         base_params = {k: base_value(d) for k, d in ctor.dimensions.items()}
+        check_probe_memory(lambda: self._construct(self._plain, base_params), self.where)  # before a real build
         model = self._construct(self._plain, base_params)
         try:
             extraction = extract_layers(model, self.shape.input_shape, self.shape.n_classes, self.where)
@@ -109,12 +137,8 @@ class ExtractedFactory:
                 "Python control flow on tensor values) or take in_channels/num_classes/input_size as constructor "
                 "arguments"
             ) from exc
-        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != self.shape.n_classes:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ModelFileError(
-                f"{self.where}: {self.fallback_reason}, and it returns {got} for {self.shape.n_classes} classes; "
-                "take num_classes as a constructor argument so nasflow can set it"
-            )
+        refuse_output(out, example, self.shape.n_classes, f"{self.where}: {self.fallback_reason}",
+                      type(model).__name__, fix="take num_classes as a constructor argument so nasflow can set it")
 
     def _validated(
         self, space: SearchSpace, extracted: dict[str, Dimension], fixed: dict[str, Any]
@@ -133,16 +157,18 @@ class ExtractedFactory:
         return dict(space.dimensions), {**fixed, **space.fixed}
 
     def build(self, params: Mapping[str, Any]) -> nn.Module:
-        """A freshly initialized model for ``params``, fitted to the data."""
+        """A freshly initialized model for ``params``, fitted to the data; one whose output is not
+        ``(batch, n_classes)`` is a :class:`ModelFileError`."""
         unknown = [k for k in params if k not in self._ctor_names and k not in self.layer_dimensions]
         if unknown:
             raise SpaceError(f"parameter(s) {unknown} are not dimensions of {self.where}; sample from factory.space")
         ctor = {k: v for k, v in params.items() if k in self._ctor_names}
         model = self._construct(self.constructor, ctor)
-        if self.fallback_reason is not None:
-            return model
-        layer = {**self._layer_fixed, **{k: v for k, v in params.items() if k in self.layer_dimensions}}
-        return build_layers(model, self.shape.input_shape, self.shape.n_classes, layer, self.where)
+        if self.fallback_reason is None:
+            layer = {**self._layer_fixed, **{k: v for k, v in params.items() if k in self.layer_dimensions}}
+            model = build_layers(model, self.shape.input_shape, self.shape.n_classes, layer, self.where)
+        check_output(model, example_input(self.shape.input_shape), self.shape.n_classes, self.where)
+        return model
 
 
 def make_factory(
@@ -151,29 +177,12 @@ def make_factory(
     """A factory whose space holds ``spec``'s constructor and/or layer dimensions (``mode``: auto, constructor, layers).
 
     ``space`` (an edited YAML) replaces the extracted dimensions after validation; an unknown label is a
-    :class:`SpaceError` naming it.
+    :class:`SpaceError` naming it. The default model is built once, so a model whose output is not
+    ``(batch, n_classes)`` is a :class:`ModelFileError` before any search.
     """
     factory = ExtractedFactory(spec, shape, space, mode)
-    check_output(factory, shape)
+    factory.build(factory.space.defaults())
     return factory
 
 
-def check_output(factory: ExtractedFactory, shape: DataShape) -> None:
-    """A batch of the data's shape must map to ``(batch, n_classes)``, else a :class:`ModelFileError` before any
-    search."""
-    import torch
-
-    model = factory.build(factory.space.defaults())
-    model.eval()
-    with torch.no_grad():
-        out = model(example_input(shape.input_shape))
-    want = (2, shape.n_classes)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ModelFileError(
-            f"{factory.where}: a batch of shape {(2, *shape.input_shape)} "
-            f"gives output {got}, not {want} (batch, classes); make forward return one logit row per example"
-        )
-
-
-__all__ = ["BUILD_FAILURES", "MODES", "ExtractedFactory", "check_output", "make_factory"]
+__all__ = ["BUILD_FAILURES", "MODES", "ExtractedFactory", "make_factory"]

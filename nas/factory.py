@@ -39,9 +39,11 @@ class ModelFactory(Protocol):
 class ConstructorFactory:
     """Builds a model by calling its class with sampled constructor arguments plus data-bound ones."""
 
-    def __init__(self, spec: ModelSpec, shape: DataShape, space: SearchSpace | None = None) -> None:
+    def __init__(self, spec: ModelSpec, shape: DataShape, space: SearchSpace | None = None,
+                 data_values: Mapping[str, int] | None = None) -> None:
         self.spec = spec
         self.shape = shape
+        self.data_values = dict(data_values or {})  # data-bound arguments set otherwise than by their role
         self.model_class = load_model_class(spec)
         extracted = space_from_signature(self.model_class, spec.args, source=str(spec.file))
         if space is not None:  # a (possibly edited) space from YAML replaces the extracted dimensions
@@ -65,7 +67,7 @@ class ConstructorFactory:
         for name in self._arg_names():
             role = data_role(name)
             if role is not None and name not in self.space.fixed:
-                kwargs[name] = self.shape.role_value(role)
+                kwargs[name] = self.data_values.get(name, self.shape.role_value(role))
         namespace = file_namespace(self.spec)
         kwargs.update({k: resolve_names(v, namespace) for k, v in self.space.fixed.items()})
         kwargs.update(params)

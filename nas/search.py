@@ -113,6 +113,21 @@ class _Objective:
         self.example = example_batch(data, train_settings)
         self.worker = worker_id()
         self.train_key = settings_key(train_settings)
+        self.recording_error: Exception | None = None  # an observer failed to record a trial (a full disk)
+
+    def _record(self, event: Callable[[], None]) -> None:
+        """Tell the observers; an error of theirs never changes the trial's outcome in the study: it is kept and
+        raised by the search once Optuna has stored the trial."""
+        try:
+            event()
+        except Exception as exc:
+            self.recording_error = self.recording_error or exc
+
+    def raise_recording_error(self) -> None:
+        """Raise the error an observer met while recording the last trial, if any."""
+        if self.recording_error is not None:
+            error, self.recording_error = self.recording_error, None
+            raise error
 
     def _values(self, metrics: dict[str, float], cost: dict[str, Any]) -> float | tuple[float, ...]:
         if not self.settings.multi_objective:
@@ -136,7 +151,10 @@ class _Objective:
 
         trial.set_user_attr(WORKER_ATTR, self.worker)
         params = self.factory.space.sample(trial)
-        self.observer.trial_started(trial.number, params)
+        self._record(lambda: self.observer.trial_started(trial.number, params))
+        if self.recording_error is not None:  # not trained: the search stops, a later one samples anew
+            trial.set_user_attr("fail_reason", f"not run: recording failed ({self.recording_error})")
+            raise RuntimeError(trial.user_attrs["fail_reason"])
         result = TrialResult(trial.number, "complete", params)
         started = time.perf_counter()
         seed = self.train_settings.seed + trial.number
@@ -202,7 +220,7 @@ class _Objective:
             result.wall_time_s = time.perf_counter() - started
             if not result.metrics and result.history:
                 result.metrics = dict(result.history[-1])
-            self.observer.trial_ended(result)
+            self._record(lambda: self.observer.trial_ended(result))
 
 
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
@@ -219,7 +237,9 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     followed by the ``warm_start`` configurations (clipped into the space); an architecture already evaluated (in
     the study, or known to ``reuse``) is reused, never trained twice (architectures are keyed by structural
     fingerprint, as the CLI does; pass ``arch_key=params_key`` to key by parameters). The sampler's training-free
-    score is ``score`` if given, else the one ``settings.proxy`` names, on the factory's models.
+    score is ``score`` if given, else the one ``settings.proxy`` names, on the factory's models. An observer that
+    fails to record a trial (a full disk) stops the search with its error once the trial is stored with its own
+    outcome, so a trained trial is never turned into a failure.
     """
     from nas.budget import budget_lock, claimed_trials
     from nas.forward_check import check_forward
@@ -263,6 +283,7 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
             study.optimize(claimed_then_run, n_trials=1, catch=(Exception,))
         finally:
             lock.release()
+        objective.raise_recording_error()  # the trial is stored with its own outcome; the search stops here
         if ran:
             streak.record(study.get_trials(deepcopy=False)[ran.pop()])
     observer.search_ended(study)

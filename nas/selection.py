@@ -39,6 +39,15 @@ def select_trial(study: Any, settings: SearchSettings) -> Any:
     return (max if maximize else min)(allowed, key=lambda t: t.values[0])
 
 
+def trial_by_number(study: Any, number: int) -> Any:
+    """Trial ``number`` of ``study``; a :class:`SearchError` naming the trials there if it has none of that number."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if number in trials:
+        return trials[number]
+    there = f"pick one of {min(trials)}..{max(trials)}" if trials else "it has no trials; run 'nasflow search' first"
+    raise SearchError(f"study '{study.study_name}' has no trial {number}; {there}")
+
+
 def best_params(study: Any, settings: SearchSettings | None = None) -> dict[str, Any]:
     """The parameters of the selected trial (see :func:`select_trial`)."""
     return dict(select_trial(study, settings or SearchSettings(study_name=study.study_name)).params)

@@ -16,6 +16,7 @@ SAMPLERS = ("local", "tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("median", "hyperband", "successive_halving", "none")
 COUNTED_STATES = ("COMPLETE", "PRUNED")
 HEARTBEAT_S, GRACE_S = 10, 30
+STORAGE_FIX = "check search.storage (sqlite:///path, journal:///path or postgresql://...)"
 SCHEMA_LOCK = "nasflow:optuna-schema"  # the advisory lock PostgreSQL workers create Optuna's tables under
 
 
@@ -142,19 +143,36 @@ def make_storage(url: str | None) -> Any:
             lock.connection.close()
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _sampler(settings: SearchSettings, score: Score | None) -> Any:
+    try:
+        return make_sampler(settings.sampler, settings.seed, settings.multi_objective, score)
+    except ValueError as exc:
+        raise SearchError(
+            f"search.seed={settings.seed} cannot seed the {settings.sampler} sampler: {exc}; "
+            "use a seed between 0 and 2**32 - 1"
+        ) from exc
+
+
+def _same_directions(study: Any, settings: SearchSettings) -> Any:
+    if [d.name.lower() for d in study.directions] != settings.directions:
+        raise SearchError(
+            f"study '{settings.study_name}' was created with directions {[d.name.lower() for d in study.directions]} "
+            f"but search.costs={list(settings.costs)} asks for {settings.directions}; use another search.study_name"
+        )
+    return study
+
+
 def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
     """Create the study, or load it if it exists in ``settings.storage`` (resume); ``score`` is the training-free
     score the sampler may use (:func:`make_sampler`)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        sampler = make_sampler(settings.sampler, settings.seed, settings.multi_objective, score)
-    except ValueError as exc:
-        raise SearchError(
-            f"search.seed={settings.seed} cannot seed the {settings.sampler} sampler: {exc}; "
-            "use a seed between 0 and 2**32 - 1"
-        ) from exc
+    sampler = _sampler(settings, score)
     try:
         study = optuna.create_study(
             study_name=settings.study_name,
@@ -168,15 +186,43 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
         raise
     except Exception as exc:
         raise SearchError(
-            f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {exc}; "
-            "check search.storage (sqlite:///path, journal:///path or postgresql://...)"
+            f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {_one_line(exc)}; "
+            + STORAGE_FIX
         ) from exc
-    if [d.name.lower() for d in study.directions] != settings.directions:
+    return _same_directions(study, settings)
+
+
+def study_names(url: str | None) -> list[str]:
+    """The studies stored at ``url``; a journal or SQLite file that does not exist holds none (and is not created)."""
+    import os
+
+    import optuna
+
+    if url is None or ((is_journal(url) or url.startswith("sqlite")) and not os.path.exists(storage_path(url))):
+        return []
+    try:
+        return sorted(optuna.get_all_study_names(storage=make_storage(url)))
+    except SearchError:
+        raise
+    except Exception as exc:
+        raise SearchError(f"cannot read the studies in storage '{url}': {_one_line(exc)}; {STORAGE_FIX}") from exc
+
+
+def open_existing_study(settings: SearchSettings) -> Any:
+    """Load the study of ``settings`` for reading (export, retrain), writing nothing; refuse if there is none."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = study_names(settings.storage)
+    if settings.study_name not in names:
+        there = f"its studies: {', '.join(names)}" if names else "it holds no study yet"
         raise SearchError(
-            f"study '{settings.study_name}' was created with directions {[d.name.lower() for d in study.directions]} "
-            f"but search.costs={list(settings.costs)} asks for {settings.directions}; use another search.study_name"
+            f"no study '{settings.study_name}' in storage '{settings.storage}' ({there}); run 'nasflow search' "
+            "first, or set search.study_name (or model= and data=) to the study's"
         )
-    return study
+    study = optuna.load_study(study_name=settings.study_name, storage=make_storage(settings.storage),
+                              sampler=_sampler(settings, None), pruner=make_pruner(settings.pruner))
+    return _same_directions(study, settings)
 
 
 def count_trials(study: Any, states: tuple[str, ...]) -> int:

@@ -22,6 +22,20 @@ EPILOG = """examples:
   nasflow ui                                   the MLflow UI on 127.0.0.1
 """
 
+QUERY_HELP = """Filter knowledge-base records (one row per trial or retrain) with a small query language.
+
+  query      [condition {and|or condition}] [order by FIELD [asc|desc], ...] [limit N]
+  condition  FIELD OP VALUE   with OP one of = != < <= > >=;  FIELD [not] in (V, ...);  FIELD [not] like 'pat%'
+             not CONDITION, (parentheses) group; text values in single quotes, numbers and true/false bare
+  FIELD      a column: id task model kind state fingerprint params flops latency_ms device wall_time_s created_at
+             or a key: a metric (test_accuracy, val_accuracy, ...), arch.LABEL, settings.KEY, lineage.KEY, task.KEY
+
+examples:
+  nasflow kb query "task = 'digits' and test_accuracy >= 0.97 order by params limit 5"
+  nasflow kb query "kind = 'trial' and state in ('complete', 'pruned') order by val_accuracy desc"
+  nasflow kb query "lineage.study_name like 'digits%' and settings.epochs >= 5" --format json
+"""
+
 
 def _overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-file", metavar="FILE",
@@ -47,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("space", help="derive a search space from a model file and write conf/space/<name>.yaml")
     p.set_defaults(handler=commands.cmd_space)
-    p.add_argument("target", metavar="FILE.py:Class")
+    p.add_argument("target", metavar="FILE.py:Class", help="a model file and a class (or a function returning a model) in it")
     p.add_argument("--name", help="config name (default: the class name in snake_case)")
     p.add_argument("--force", action="store_true", help="overwrite an existing space YAML")
     _overrides(p)
@@ -76,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=commands.cmd_register)
     p.add_argument("--model-dir", required=True, metavar="DIR", help="the folder written by 'nasflow retrain --model-out'")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
     p.add_argument("--metrics-file", help="also write the test metrics and version as JSON here (for DVC metrics)")
     _overrides(p)
 
@@ -86,29 +101,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("kb", help="query the knowledge base")
     kb = p.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
-    q = kb.add_parser("query", help="filter records: \"task = 'digits' and test_accuracy >= 0.97 order by params limit 5\"")
+    q = kb.add_parser("query", help="filter records: \"task = 'digits' and test_accuracy >= 0.97 order by params limit 5\"",
+                      description=QUERY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.set_defaults(handler=commands.cmd_kb_query)
-    q.add_argument("expression")
+    q.add_argument("expression", help="the filter (quote it for the shell); see the language above")
     q = kb.add_parser("sql", help="read-only SQL over the knowledge base")
     q.set_defaults(handler=commands.cmd_kb_sql)
-    q.add_argument("statement")
+    q.add_argument("statement", help="one SELECT statement (anything that writes is refused)")
     kb.add_parser("tasks", help="tasks with their meta-features").set_defaults(handler=commands.cmd_kb_tasks)
     q = kb.add_parser("similar", help="past tasks ranked by similarity to TASK")
     q.set_defaults(handler=commands.cmd_kb_similar)
-    q.add_argument("task")
-    q.add_argument("-k", type=int, default=5)
+    q.add_argument("task", help="a task (data set) name, as 'kb tasks' lists them")
+    q.add_argument("-k", type=int, default=5, help="how many similar tasks (default 5)")
     q = kb.add_parser("best", help="the best models of TASK under a budget")
     q.set_defaults(handler=commands.cmd_kb_best)
-    q.add_argument("task")
-    q.add_argument("--max-params", type=int)
-    q.add_argument("--max-latency-ms", type=float)
+    q.add_argument("task", help="a task (data set) name, as 'kb tasks' lists them")
+    q.add_argument("--metric", help="rank by this metric (default: test_accuracy, else val_accuracy for a task "
+                                    "with trials only)")
+    q.add_argument("--max-params", type=int, help="only models with at most this many parameters")
+    q.add_argument("--max-latency-ms", type=float, help="only models at most this fast on their device (ms per batch)")
     for q in kb.choices.values():
-        q.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        q.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                       help="output format (default: table)")
+        q.add_argument("--columns", metavar="A,B,...", help="only these columns, in this order (e.g. id,test_accuracy,"
+                       "params,lineage.mlflow_run_id,settings.epochs; default: a table of what fits 120 characters, "
+                       "every column in JSON and CSV)")
         _overrides(q)
 
     p = sub.add_parser("export", help="write a chosen architecture as a standalone PyTorch .py plus its weights")
     p.set_defaults(handler=commands.cmd_export)
     p.add_argument("--out", default="exported", help="output folder (default: ./exported)")
+    p.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--trial", type=int, help="a trial of the study (architecture, freshly initialized)")
     which.add_argument("--version", help="a registered model version (trained weights)")
@@ -117,12 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dashboard", help="open optuna-dashboard on 127.0.0.1 for this workspace's study storage")
     p.set_defaults(handler=commands.cmd_dashboard)
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     _overrides(p)
 
     p = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1 for this workspace's store")
     p.set_defaults(handler=commands.cmd_ui)
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000)")
     _overrides(p)
 
     p = sub.add_parser("watch", help="retrain and register when DVC-tracked data folders change (champion only if better)")
@@ -137,12 +160,26 @@ def build_parser() -> argparse.ArgumentParser:
     data = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     q = data.add_parser("init", help="export a bundled dataset into FOLDER and track it with DVC")
     q.set_defaults(handler=commands.cmd_data_init)
-    q.add_argument("dataset", choices=("digits",))
-    q.add_argument("folder")
+    q.add_argument("dataset", choices=("digits",), help="the bundled dataset (scikit-learn's digits, no download)")
+    q.add_argument("folder", help="the data folder to write (class sub-folders of PNGs)")
     q = data.add_parser("check", help="validate a data folder and print its content hash and meta-features as JSON")
     q.set_defaults(handler=commands.cmd_data_check)
-    q.add_argument("folder")
+    q.add_argument("folder", help="a data folder: class sub-folders of images, a CSV table or an .npz")
+    q.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand without a description its one-line help as one (``nasflow X --help`` starts with it)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if sub.description is None and helps.get(name):
+                    text = helps[name]
+                    sub.description = text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+                _describe(sub)
 
 
 def _show_debug_log() -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     import time
 
     from workflows.context import prepare
+    from workflows.progress import phase_line
     from workflows.search_run import search
-    from workflows.summary import build_summary, print_summary, write_json
+    from workflows.summary import build_summary, print_summary, search_line, write_json
 
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
@@ -54,6 +56,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         write_json(args.best_file, {"study": ctx.ws.study_name, "trial": summary["best_trial"],
                                     "params": summary["best_params"]})
     print_summary(summary, args.json)
+    phase_line(search_line(summary, ctx.search_settings.metric), not args.no_progress)
     return 0
 
 
@@ -61,8 +64,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     """Retrain the study's best (or a chosen) trial, register it (unless --no-register) and print the summary."""
     import time
 
-    from nas.selection import select_trial
-    from nas.study import open_study
+    from nas.selection import select_trial, trial_by_number
+    from nas.study import open_existing_study
     from workflows.context import prepare
     from workflows.errors import WorkflowError
     from workflows.pipeline import retrain_model
@@ -74,15 +77,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
                             "add --model-out DIR (then 'nasflow register --model-dir DIR') or drop --no-register")
     started = time.perf_counter()
     ctx = prepare(_cfg(args))
-    study = open_study(ctx.search_settings)
-    if args.trial is None:
-        chosen = select_trial(study, ctx.search_settings)
-        params, number = dict(chosen.params), chosen.number
-    else:
-        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-        if args.trial not in trials:
-            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {args.trial}; pick one of 0..{len(trials) - 1}")
-        params, number = dict(trials[args.trial].params), args.trial
+    study = open_existing_study(ctx.search_settings)
+    chosen = select_trial(study, ctx.search_settings) if args.trial is None else trial_by_number(study, args.trial)
+    params, number = dict(chosen.params), chosen.number
     result = retrain_model(ctx, params, not args.no_progress, f"retrain trial {number}")
     if args.model_out:
         from workflows.model_bundle import save_bundle
@@ -110,6 +107,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     """Register a saved retrained model (champion only if better), or name the version that already holds it."""
     from workflows.context import prepare
     from workflows.model_bundle import require_bundle
+    from workflows.progress import phase_line
     from workflows.register_step import register_saved
     from workflows.summary import write_metrics
 
@@ -117,6 +115,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     summary = register_saved(prepare(_cfg(args)), folder)
     write_metrics(summary, args.metrics_file)
     print(json.dumps(summary, indent=2, default=str) if args.json else summary["message"])
+    if args.json:  # else the message is the line
+        phase_line(summary["message"], not args.no_progress)
     return 0
 
 
@@ -152,43 +152,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kb(args: argparse.Namespace) -> Any:
+def _ask(args: argparse.Namespace, question: Callable[[Any], Any]) -> int:
+    """Print the answer of ``question(kb)`` on the workspace's knowledge base in ``--format`` (only the
+    ``--columns`` named, else a table of what fits 120 characters), then close it. An answer given as
+    ``(result, why)`` prints ``why`` on stderr when there are no rows."""
     from knowledge_base import KnowledgeBase
+    from knowledge_base.result import TABLE_WIDTH, format_result
     from workflows.workspace import Workspace
 
-    return KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url)
-
-
-def _print_result(result: Any, fmt: str) -> int:
-    from knowledge_base import format_result
-
-    print(format_result(result, fmt))
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    with KnowledgeBase(Workspace.from_config(_cfg(args)).kb_url) as kb:
+        answer = question(kb)
+        result, why = answer if isinstance(answer, tuple) else (answer, None)
+        if why is not None:
+            print(why, file=sys.stderr)
+        print(format_result(result.select(columns) if columns else result, args.format,
+                            width=None if columns else TABLE_WIDTH))
     return 0
 
 
 def cmd_kb_query(args: argparse.Namespace) -> int:
     """Filter knowledge-base records with the query language."""
-    return _print_result(_kb(args).query(args.expression), args.format)
+    return _ask(args, lambda kb: kb.query(args.expression, details=True))
 
 
 def cmd_kb_sql(args: argparse.Namespace) -> int:
     """Read-only SQL over the knowledge base."""
-    return _print_result(_kb(args).sql(args.statement), args.format)
+    return _ask(args, lambda kb: kb.sql(args.statement))
 
 
 def cmd_kb_tasks(args: argparse.Namespace) -> int:
     """Tasks with their meta-features."""
-    return _print_result(_kb(args).tasks(), args.format)
+    return _ask(args, lambda kb: kb.tasks())
 
 
 def cmd_kb_similar(args: argparse.Namespace) -> int:
     """Past tasks ranked by meta-feature distance to a task."""
-    return _print_result(_kb(args).similar(args.task, k=args.k), args.format)
+    from workflows.kb_answers import similar_answer
+
+    return _ask(args, lambda kb: similar_answer(kb, args.task, args.k))
 
 
 def cmd_kb_best(args: argparse.Namespace) -> int:
     """The best models of a task under a budget."""
-    return _print_result(_kb(args).best(args.task, max_params=args.max_params, max_latency_ms=args.max_latency_ms), args.format)
+    from workflows.kb_answers import best_answer
+
+    return _ask(args, lambda kb: best_answer(kb, args.task, args.metric, args.max_params, args.max_latency_ms))
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -202,6 +211,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         print(f"tracking.uri is a tracking server: its UI is at {ws.mlflow_uri}", file=sys.stderr)
         return 0
     require_free_port(args.port, "ui")
+    from workflows.relocation import follow_moved_workspace
+
+    follow_moved_workspace(ws)  # the UI shows artifacts from where the workspace is now
     experiment_id = ensure_experiment(mlflow_client(ws), ws)  # the store exists before the server reads it
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
                "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port),
@@ -215,9 +227,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export a registered version or a trial as a standalone .py plus weights."""
     from workflows.context import prepare
     from workflows.exporting import export_architecture
+    from workflows.progress import phase_line
 
     report = export_architecture(prepare(_cfg(args)), Path(args.out), args.trial, args.version, args.alias)
     print(json.dumps(report, indent=2, default=str))
+    phase_line(f"exported {report['source']} to {report['model_py']} and {report['weights']}", not args.no_progress)
     return 0
 
 
@@ -273,9 +287,12 @@ def cmd_data_init(args: argparse.Namespace) -> int:
 def cmd_data_check(args: argparse.Namespace) -> int:
     """Validate a data folder; print its content hash and meta-features as JSON."""
     from nas.data import load_data_folder
+    from workflows.progress import phase_line
 
     data = load_data_folder(Path(args.folder))
     print(json.dumps({"name": data.name, "content_hash": data.content_hash, "meta": data.meta}, indent=2, default=str))
+    phase_line(f"checked {args.folder}: {len(data.y)} samples, {data.n_classes} classes, content hash "
+               f"{data.content_hash[:12]}", not args.no_progress)
     return 0
 
 

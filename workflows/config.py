@@ -36,6 +36,25 @@ def _explain(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys(messages))
 
 
+def _yaml_fault(exc: BaseException | None) -> str | None:
+    """One line naming the file, line and column of a malformed YAML file in Hydra's exception chain, if any."""
+    import yaml
+
+    while exc is not None and not isinstance(exc, yaml.MarkedYAMLError):
+        exc = exc.__cause__ or exc.__context__
+    if exc is None:
+        return None
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return None
+    problem = " ".join(part for part in (exc.problem, exc.context) if part)
+    fix = "fix the syntax"
+    if Path(mark.name).parent.name == "space":
+        fix += (f", or regenerate it with 'nasflow space FILE.py:Class --name {Path(mark.name).stem} --force' "
+                "(deleting it extracts the space from the model file at every run)")
+    return f"{mark.name}: is not valid YAML (line {mark.line + 1}, column {mark.column + 1}: {problem}); {fix}"
+
+
 def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
     """The composed, schema-validated config for ``overrides`` (Hydra override syntax)."""
     from hydra import compose, initialize_config_dir
@@ -52,6 +71,9 @@ def compose_config(overrides: list[str], conf: str | Path | None = None) -> Any:
             cfg = compose("config", overrides=list(overrides))
         OmegaConf.resolve(cfg)
     except Exception as exc:  # Hydra and OmegaConf raise many types; all are the user's config
+        fault = _yaml_fault(exc)
+        if fault is not None:
+            raise ConfigError(fault) from None
         hint = "check the override syntax (key=value, +key=value for new keys) and the values against conf/"
         raise ConfigError(f"bad config or override ({_explain(exc)}); {hint}") from None
     validate_ranges(cfg)

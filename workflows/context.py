@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.defaults import resolve_model_file
 from workflows.errors import ConfigError, WorkflowError
-from workflows.workspace import Workspace, git_commit
+from workflows.workspace import Workspace, git_commit, require_writable
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -148,6 +148,15 @@ def prepare(cfg: Any) -> RunContext:
         torch.set_num_threads(cfg.search.threads)
     data = load_data(cfg)  # before the workspace: bad data writes nothing
     ws = Workspace.from_config(cfg)
+    require_writable(ws.root)
+    from knowledge_base.backend import normalize_url
+
+    normalize_url(ws.kb_url)  # a kb.url that names no database is refused before any store is written
+    from workflows.orphans import warn_if_store_lost
+    from workflows.relocation import follow_moved_workspace
+
+    warn_if_store_lost(ws)  # before anything opens (and so creates) the MLflow store
+    follow_moved_workspace(ws)  # before anything logs an artifact into the place it was copied from
     spec = ModelSpec(resolve_model_file(cfg.model.file), cfg.model.class_name, OmegaConf.to_container(cfg.model.args))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg), cfg.model.extract.value)
     factory = normalized_factory(factory, data.split("train")[0], cfg.data.normalize.value)

@@ -17,8 +17,12 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     from workflows.context import PARAMS_TAG
     from workflows.tracking import mlflow_client
 
-    client = mlflow_client(ctx.ws)
     name = ctx.ws.registered_model
+    store = Path(ctx.ws.mlflow_uri.removeprefix("sqlite:///"))
+    if ctx.ws.mlflow_uri.startswith("sqlite:///") and not store.is_file():
+        raise WorkflowError(f"registered model '{name}' has no versions: there is no MLflow store at {store} yet; "
+                            "run 'nasflow run' first, or export a trial with --trial N")
+    client = mlflow_client(ctx.ws)
     try:
         mv = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -28,6 +32,7 @@ def _version_params(ctx: Any, version: str | None, alias: str) -> tuple[dict[str
     if tag is None:
         raise WorkflowError(f"version {mv.version} of '{name}' has no '{PARAMS_TAG}' tag; register it again with nasflow")
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)
+    mlflow.set_tracking_uri(ctx.ws.mlflow_uri)  # the version's logged model; MLflow's default is ./mlflow.db
     loaded = mlflow.pytorch.load_model(f"models:/{name}/{mv.version}")
     return json.loads(tag), loaded.state_dict(), f"version {mv.version} of {name}"
 
@@ -37,15 +42,14 @@ def export_architecture(ctx: Any, out: Path, trial: int | None, version: str | N
     import torch
 
     from nas.export import export_standalone
-    from nas.study import open_study
+    from nas.selection import trial_by_number
+    from nas.study import open_existing_study
 
     if trial is None:
         params, weights, source = _version_params(ctx, version, alias)
     else:
-        trials = {t.number: t for t in open_study(ctx.search_settings).get_trials(deepcopy=False)}
-        if trial not in trials:
-            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial {trial}; pick one of {sorted(trials)}")
-        params, weights, source = dict(trials[trial].params), None, f"trial {trial} of {ctx.ws.study_name} (untrained)"
+        chosen = trial_by_number(open_existing_study(ctx.search_settings), trial)
+        params, weights, source = dict(chosen.params), None, f"trial {trial} of {ctx.ws.study_name} (untrained)"
     torch.manual_seed(ctx.train_settings.seed)
     model = ctx.factory.build(params)
     if weights is not None:

@@ -21,6 +21,18 @@ def kb_cost(cost: Any) -> dict[str, Any]:
     return {k: v for k, v in cost.as_dict().items() if k in COST_KEYS} if cost is not None else {}
 
 
+def recorded(kb: Any, query: str) -> list[dict[str, Any]]:
+    """The evaluations matching ``query`` (a query on ``lineage.<key>``: none while nothing records that key)."""
+    from knowledge_base import QueryError
+
+    try:
+        return kb.query(query).to_dicts()
+    except QueryError as exc:
+        if "unknown lineage key" in str(exc):
+            return []
+        raise
+
+
 class KnowledgeBaseObserver(SearchObserver):
     """Records every finished trial (complete, pruned, failed, reused) with its lineage.
 
@@ -37,11 +49,12 @@ class KnowledgeBaseObserver(SearchObserver):
 
     def trial_ended(self, result: TrialResult) -> None:
         if self.run_ids is None:
-            self._record(result, None)
+            self.record(result, None)
         else:
-            self.run_ids.then(result.number, lambda run_id: self._record(result, run_id))
+            self.run_ids.then(result.number, lambda run_id: self.record(result, run_id))
 
-    def _record(self, result: TrialResult, run_id: str | None) -> None:
+    def record(self, result: TrialResult, run_id: str | None) -> None:
+        """Write the record of one finished trial (``run_id``: its MLflow run)."""
         from knowledge_base import EvaluationRecord
 
         self.kb.record(EvaluationRecord(

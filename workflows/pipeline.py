@@ -24,11 +24,16 @@ def retrain_model(ctx: RunContext, params: dict[str, Any], show_progress: bool =
     ``show_progress`` draws an epoch bar on a terminal."""
     from nas.retrain import retrain
     from nas.training import TrainSettings
+    from workflows.pause import pause_at
     from workflows.progress import EpochProgress
 
     settings = TrainSettings(**{**ctx.train_settings.as_dict(), "epochs": ctx.cfg.train.retrain_epochs})
     with EpochProgress(label, settings.epochs, show_progress) as bar:
-        result = retrain(ctx.factory, params, ctx.data, settings, on_epoch=bar.epoch_ended)
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            bar.epoch_ended(epoch, metrics)
+            pause_at("retrain-epoch")
+
+        result = retrain(ctx.factory, params, ctx.data, settings, on_epoch=on_epoch)
         bar.done(f"test_accuracy={result.metrics['test_accuracy']:.4f}")
     return result
 

@@ -15,27 +15,25 @@ from typing import Any
 def register_saved(ctx: Any, folder: Path) -> dict[str, Any]:
     """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
     from workflows.model_bundle import load_bundle
-    from workflows.registry import MODEL_HASH_TAG, model_hash, version_holding
-    from workflows.tracking import mlflow_client
+    from workflows.registry import MODEL_HASH_TAG, model_hash
     from workflows.versioning import register_result
 
     saved = load_bundle(folder, ctx)
     result, name = saved.result, ctx.ws.registered_model
     hash_ = model_hash(result.model)  # the weights' hash, as every registering path tags it
-    client = mlflow_client(ctx.ws)
     summary: dict[str, Any] = {
         "registered_model": name, "model_hash": hash_, "data_hash": ctx.data.content_hash,
         "dvc_hash": ctx.lineage["dvc_hash"], "trial": saved.trial_number, "test_accuracy": result.metrics["test_accuracy"],
         "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "params": result.cost.params,
         "flops": result.cost.flops,
     }
-    existing = version_holding(client, name, hash_)
-    if existing is not None:
-        return {**summary, "status": "matched", "version": existing.version, "alias": existing.alias,
-                "model_uri": existing.uri,
-                "message": f"this model ({hash_[:12]}) is already version {existing.version} of '{name}'; "
-                           "no new version registered"}
     registered = register_result(ctx, result, saved.trial_number, {MODEL_HASH_TAG: hash_})
+    if registered.already_registered:
+        finished = "; its interrupted registration is finished now" if registered.resumed else ""
+        return {**summary, "status": "matched", "version": registered.version, "alias": registered.alias,
+                "model_uri": registered.uri,
+                "message": f"this model ({hash_[:12]}) is already version {registered.version} of '{name}'; "
+                           f"no new version registered{finished}"}
     summary.update(status="registered", version=registered.version, alias=registered.alias, model_uri=registered.uri,
                    message=f"registered version {registered.version} of '{name}' as {registered.alias}")
     if registered.previous_champion is not None:

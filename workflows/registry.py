@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from workflows.workspace import Workspace
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-log = logging.getLogger(__name__)
+PICKLE, CLASS_NAMES = "pickle", "class_names"  # the logged format; the metadata key naming the outputs
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,7 @@ class RegisteredVersion:
     previous_champion: str | None = None
     previous_champion_accuracy: float | None = None
     already_registered: bool = False  # the same model bytes were registered before: this names that version
+    resumed: bool = False  # their registration had been interrupted: this call finished it
 
     @property
     def uri(self) -> str:
@@ -38,23 +38,29 @@ class RegisteredVersion:
         return f"models:/{self.name}@{self.alias}"
 
 
-def log_torch_model(model: Any, example: Any, model_file: Path) -> tuple[Any, str]:
-    """Log ``model`` in the active run as ``pt2`` (no code needed to load); fall back to pickle + code. The input
-    example (hence the signature a served model checks) is float32 raw values: uint8 pixels as 0..255."""
+def log_torch_model(model: Any, example: Any, model_file: Path, class_names: list[str]) -> tuple[Any, str]:
+    """Log ``model`` in the active run, pickled with its source file (``code_paths``); returns (info, format).
+
+    Pickled, ``mlflow.pytorch.load_model`` gives back the user's own ``nn.Module`` (``.eval()``, ``.to()``,
+    ``state_dict()`` work; a ``pt2`` program's ``.module()`` refuses ``.eval()``); the model file travels as
+    code, so loading needs torch and MLflow, no nasflow. ``class_names`` are the model's metadata: a served
+    prediction's column *i* is the logit of ``class_names[i]``. nasflow's normalization layer (``nas.normalize``) is
+    pickled by value, so it needs no nasflow either. The input example (hence the signature a served model checks)
+    is float32 raw values: uint8 pixels as 0..255.
+    """
+    import cloudpickle
     import mlflow.pytorch
     import torch
 
-    requirements = [f"torch=={torch.__version__.split('+')[0]}"]
-    example_np = example[:1].float().repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2 keeps it dynamic
-    try:
-        info = mlflow.pytorch.log_model(model, name="model", input_example=example_np,
-                                        pip_requirements=requirements, serialization_format="pt2")
-        return info, "pt2"
-    except Exception as exc:  # torch.export cannot trace every model (data-dependent control flow)
-        log.warning("torch.export failed (%s); logging the model pickled with its source file", exc)
-        info = mlflow.pytorch.log_model(model, name="model", input_example=example_np, pip_requirements=requirements,
-                                        serialization_format="pickle", code_paths=[str(model_file)])
-        return info, "pickle"
+    import nas.normalize
+
+    cloudpickle.register_pickle_by_value(nas.normalize)
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"cloudpickle=={cloudpickle.__version__}"]
+    example_np = example[:1].float().repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2: the signature's is -1
+    info = mlflow.pytorch.log_model(model, name="model", input_example=example_np, pip_requirements=requirements,
+                                    serialization_format=PICKLE, code_paths=[str(model_file)],
+                                    metadata={CLASS_NAMES: list(class_names)})
+    return info, PICKLE
 
 
 MODEL_HASH_TAG = "model_hash"
@@ -74,8 +80,8 @@ def model_hash(model: Any) -> str:
     return digest.hexdigest()
 
 
-def version_holding(client: Any, name: str, hash_: str) -> RegisteredVersion | None:
-    """The first version of ``name`` tagged with ``hash_`` (the same model bytes), if any."""
+def version_holding(client: Any, name: str, hash_: str) -> Any | None:
+    """The first version (an MLflow ``ModelVersion``) of ``name`` tagged with ``hash_`` (the same model bytes)."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -84,10 +90,13 @@ def version_holding(client: Any, name: str, hash_: str) -> RegisteredVersion | N
         return None
     if not found:
         return None
-    first = min(found, key=lambda v: int(v.version))
-    aliases = client.get_model_version(name, first.version).aliases
-    return RegisteredVersion(name, str(first.version), aliases[0] if aliases else "none", first.run_id,
-                             first.tags.get("serialization_format", "pt2"), already_registered=True)
+    return client.get_model_version(name, min(found, key=lambda v: int(v.version)).version)
+
+
+def registered(version: Any) -> RegisteredVersion:
+    """An already registered ``ModelVersion`` as a :class:`RegisteredVersion` (``already_registered``)."""
+    return RegisteredVersion(version.name, str(version.version), version.aliases[0] if version.aliases else "none",
+                             version.run_id, version.tags.get("serialization_format", PICKLE), already_registered=True)
 
 
 def current_champion(client: Any, name: str) -> Any | None:
@@ -113,6 +122,9 @@ def ensure_registered_model(client: Any, name: str) -> None:
             client.get_registered_model(name)
 
 
+ALIAS_TAG = "nasflow.alias_at_registration"  # set last: a version without it was interrupted while registering
+
+
 def register_version(
     client: Any,
     ws: Workspace,
@@ -124,21 +136,37 @@ def register_version(
     score_champion: Callable[[str], float],
     margin: float = 0.0,
 ) -> RegisteredVersion:
-    """Register ``model_info`` as a new version; it takes ``champion`` only if it beats the current one.
+    """Register ``model_info`` as a new version; it takes ``champion`` only if it beats the current one
+    (see :func:`assign_alias`)."""
+    from workflows.pause import pause_at
 
-    ``score_champion(uri)`` scores the current champion on today's test split, so both are compared
-    on the same samples; a version that does not win by more than ``margin`` becomes ``challenger``.
-    """
-    champion = current_champion(client, ws.registered_model)
     ensure_registered_model(client, ws.registered_model)
     version = client.create_model_version(ws.registered_model, source=model_info.model_uri, run_id=run_id, tags=tags,
                                           model_id=model_info.model_id)
-    champion_score = score_champion(f"models:/{ws.registered_model}@{CHAMPION}") if champion else None
-    promote = champion_score is None or test_accuracy > champion_score + margin
-    alias = CHAMPION if promote else CHALLENGER
-    client.set_registered_model_alias(ws.registered_model, alias, version.version)
-    client.set_model_version_tag(ws.registered_model, version.version, "nasflow.alias_at_registration", alias)
-    return RegisteredVersion(
-        ws.registered_model, str(version.version), alias, run_id, serialization_format,
-        str(champion.version) if champion else None, champion_score,
-    )
+    pause_at("version-created")
+    return assign_alias(client, ws.registered_model, str(version.version), run_id, serialization_format,
+                        test_accuracy, score_champion, margin)
+
+
+def assign_alias(client: Any, name: str, version: str, run_id: str, serialization_format: str, test_accuracy: float,
+                 score_champion: Callable[[str], float], margin: float = 0.0) -> RegisteredVersion:
+    """Give ``version`` its alias: ``champion`` if it beats the current champion by more than ``margin``, else
+    ``challenger``; then tag :data:`ALIAS_TAG`, which marks the registration finished.
+
+    ``score_champion(uri)`` scores the current champion on today's test split, so both are compared on the same
+    samples. A version that already holds an alias (a registration interrupted before its last tag) keeps it.
+    """
+    held = client.get_model_version(name, version).aliases
+    champion = current_champion(client, name)
+    if champion is not None and str(champion.version) == version:
+        champion = None
+    champion_score = score_champion(f"models:/{name}@{CHAMPION}") if champion and not held else None
+    alias = held[0] if held else CHAMPION if champion_score is None or test_accuracy > champion_score + margin \
+        else CHALLENGER
+    if champion_score is not None:  # both figures of the comparison on the version
+        client.set_model_version_tag(name, version, "champion_test_accuracy", f"{champion_score:.6f}")
+    if not held:
+        client.set_registered_model_alias(name, alias, version)
+    client.set_model_version_tag(name, version, ALIAS_TAG, alias)
+    return RegisteredVersion(name, version, alias, run_id, serialization_format,
+                             str(champion.version) if champion and champion_score is not None else None, champion_score)

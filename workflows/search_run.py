@@ -40,11 +40,24 @@ def _tracker(ctx: Any, parent_run_id: str | None = None) -> Any:
 def _observers(ctx: Any, tracker: Any, show_progress: bool) -> list[Any]:
     from workflows.context import open_kb
     from workflows.kb_records import KnowledgeBaseObserver, task_record
+    from workflows.pause import PauseObserver
     from workflows.progress import ProgressObserver
 
     kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
                                         ctx.train_settings.as_dict(), ctx.lineage, tracker.trial_runs)
-    return [tracker, kb_observer, ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)]
+    return [tracker, kb_observer, PauseObserver(), ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)]
+
+
+def _recovered_study(ctx: Any) -> Any:
+    """The study, its trials of dead workers failed (and their retries enqueued) under the budget lock."""
+    from nas.budget import budget_lock
+    from nas.recovery import recover_orphans
+    from nas.study import open_study
+
+    study = open_study(ctx.search_settings)
+    with budget_lock(ctx.search_settings.storage, ctx.search_settings.study_name):
+        recover_orphans(study)
+    return study
 
 
 def warm_starts(ctx: Any, kb: Any) -> list[Any]:
@@ -85,12 +98,14 @@ def search_in_process(ctx: Any, show_progress: bool = True, parent_run_id: str |
     from nas.training import warm_up
     from workflows.context import open_kb
     from workflows.tracking import fail_orphan_runs
+    from workflows.trial_restore import restore_trial_records
 
     warm_up()
     tracker = _tracker(ctx, parent_run_id)
-    if parent_run_id is None:
-        fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
     observers = _observers(ctx, tracker, show_progress)
+    if parent_run_id is None:  # else a worker, whose coordinator did this before starting it
+        fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
+        restore_trial_records(_recovered_study(ctx), tracker, observers[1], ctx.search_settings.metric)
     kb = open_kb(ctx.ws)
     starts = warm_starts(ctx, kb) if parent_run_id is None else []
     try:
@@ -153,8 +168,8 @@ def search_with_workers(ctx: Any, show_progress: bool = True) -> Any:
                for path, env in zip(_worker_configs(ctx), envs)]
     try:
         tracker, study = _shared_stores(ctx)
-        for worker in workers:
-            _send_line(worker, f"{START} {tracker.parent_id}\n")
+        for worker in workers:  # no parent run: the budget is spent, the workers exit at once
+            _send_line(worker, f"{START} {tracker.parent_id}\n" if tracker.parent_id else "")
     except BaseException:
         for worker in workers:
             worker.kill()
@@ -185,23 +200,23 @@ def _send_line(worker: subprocess.Popen, line: str) -> None:
 def _shared_stores(ctx: Any) -> tuple[Any, Any]:
     """The parent run and the study, with the MLflow store and experiment, knowledge base and study created
     (or recovered after a crash) once, before any worker uses them."""
-    from nas.recovery import recover_orphans
-    from nas.study import open_study
+    from nas.study import counted_trials
     from workflows.context import open_kb
     from workflows.tracking import fail_orphan_runs
+    from workflows.trial_restore import restore_trial_records
 
     tracker = _tracker(ctx)
     fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
     kb = open_kb(ctx.ws)  # creates or migrates the knowledge base
-    study = open_study(ctx.search_settings)
-    recover_orphans(study)
+    study = _recovered_study(ctx)
+    restore_trial_records(study, tracker, _observers(ctx, tracker, False)[1], ctx.search_settings.metric)
     if not study.trials:
         starts = warm_starts(ctx, kb)
         for params in [ctx.factory.space.defaults(), *(ctx.factory.space.clip(w.params) for w in starts)]:
             if params:
                 study.enqueue_trial(params, skip_if_exists=True)
         remember_warm_start(study, starts)
-    tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, 0)
+    tracker.search_started(ctx.ws.study_name, ctx.search_settings.n_trials, counted_trials(study))
     return tracker, study
 
 

@@ -47,6 +47,7 @@ def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path
 
     from nas.extract import make_factory
     from nas.factory import DataShape
+    from nas.forward_check import check_trainable
     from nas.model_file import ModelSpec
     from workflows.context import load_data
 
@@ -55,6 +56,7 @@ def write_space(target: str, name: str | None, force: bool, cfg: Any, conf: Path
     spec = ModelSpec.parse(target, {str(k): v for k, v in args.items()})
     data = load_data(cfg)
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), mode=cfg.model.extract.value)
+    check_trainable(factory, str(spec.file))
     name = name or snake_case(spec.class_name)
     space_path, model_path = conf / "space" / f"{name}.yaml", conf / "model" / f"{name}.yaml"
     if space_path.exists() and not force:

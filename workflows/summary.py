@@ -71,7 +71,8 @@ def build_summary(ctx: Any, study: Any, outcome: dict[str, Any] | None, wall_tim
         summary["serialization_format"] = registered.serialization_format
         if registered.already_registered:
             summary["message"] = (f"this model is already version {registered.version} of '{registered.name}'; "
-                                  "no new version registered")
+                                  "no new version registered"
+                                  + ("; its interrupted registration is finished now" if registered.resumed else ""))
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
@@ -107,6 +108,14 @@ def write_json(path: str | None, payload: Any) -> None:
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def search_line(summary: dict[str, Any], metric: str) -> str:
+    """The search's one finished-phase line: its trials by state and the chosen trial."""
+    counts = ", ".join(f"{n} {state}" for state, n in summary["trials"].items()) or "no trials"
+    best = (f"; best trial {summary['best_trial']} ({metric} {summary[f'best_{metric}']:.4f})"
+            if "best_trial" in summary and f"best_{metric}" in summary else "")
+    return f"searched {summary['study']}: {counts}{best}"
 
 
 def write_metrics(summary: dict[str, Any], path: str | None) -> None:

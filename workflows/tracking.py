@@ -11,29 +11,22 @@ from typing import Any
 
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
+from workflows.pause import pause_at
 from workflows.workspace import Workspace
 
-RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+# a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
+RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
+PRUNED_TAG = "pruned"
 
 
 def mlflow_client(ws: Workspace) -> Any:
-    """An ``MlflowClient`` on the workspace store (tracking and registry)."""
+    """An ``MlflowClient`` on the workspace store (tracking and registry), a SQLite store created whole first."""
     from mlflow import MlflowClient
 
-    _new_sqlite_in_wal_mode(ws.mlflow_uri)
+    from workflows.mlflow_store import ensure_sqlite_store
+
+    ensure_sqlite_store(ws.mlflow_uri, ws.artifact_root)
     return MlflowClient(tracking_uri=ws.mlflow_uri, registry_uri=ws.mlflow_uri)
-
-
-def _new_sqlite_in_wal_mode(uri: str) -> None:
-    """Create a new SQLite store in WAL mode (kept by the file): readers such as the UI never block writes."""
-    import sqlite3
-
-    path = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-    if path is None or path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def ensure_experiment(client: Any, ws: Workspace) -> str:
@@ -50,7 +43,7 @@ def ensure_experiment(client: Any, ws: Workspace) -> str:
 
 def fail_orphan_runs(client: Any, experiment_id: str, study_name: str) -> list[str]:
     """Mark FAILED (with the reason in tag ``nasflow.failed_reason``) every RUNNING run of ``study_name``
-    (trials, searches, retrains) whose process died on this host."""
+    (trials, searches, retrains) whose process died on this host, and every model such a run was still logging."""
     from nas.recovery import is_dead, worker_id
 
     runs = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' "
@@ -60,7 +53,25 @@ def fail_orphan_runs(client: Any, experiment_id: str, study_name: str) -> list[s
         client.set_tag(run_id, "nasflow.failed_reason", f"process {worker} died while this run was open; "
                                                          f"ended by {worker_id()} at start")
         client.set_terminated(run_id, "FAILED")
+        for model in client.search_logged_models([experiment_id], filter_string=f"source_run_id = '{run_id}'"):
+            if model.status == "PENDING":
+                client.finalize_logged_model(model.model_id, "FAILED")
     return [run_id for run_id, _ in dead]
+
+
+def log_trial_run(client: Any, run_id: str, result: TrialResult) -> None:
+    """Write a finished trial into its open MLflow run (params, per-epoch metrics, cost, state) and end the run."""
+    from mlflow.entities import Metric, RunTag
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, float(v), now, step) for step, row in enumerate(result.history) for k, v in row.items()]
+    if result.cost is not None:
+        metrics += [Metric(k, float(v), now, 0) for k, v in result.cost.as_dict().items() if k != "device"]
+    metrics.append(Metric("wall_time_s", result.wall_time_s, now, 0))
+    tags = [RunTag("nasflow.state", result.state)] + ([RunTag("nasflow.error", result.error[:5000])] if result.error else [])
+    tags += [RunTag(PRUNED_TAG, "true")] if result.state == "pruned" else []
+    client.log_batch(run_id, metrics=metrics, params=_param_batch(result.params), tags=tags)
+    client.set_terminated(run_id, RUN_STATUS[result.state])
 
 
 def _param_batch(params: dict[str, Any]) -> list[Any]:
@@ -141,7 +152,7 @@ class MlflowSearchObserver(SearchObserver):
     def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
         from mlflow.entities import RunTag
 
-        if not self.owns_parent:
+        if not self.owns_parent or n_done >= n_trials:  # a resumed search with its budget spent: no empty parent
             return
         run = self.client.create_run(self.experiment_id, run_name=f"search-{study_name}", tags={**self.tags, "nasflow.kind": "search"})
         self.parent_id = run.info.run_id
@@ -165,19 +176,11 @@ class MlflowSearchObserver(SearchObserver):
             self._submit(self._log_trial, result)
 
     def _log_trial(self, result: TrialResult) -> None:
-        from mlflow.entities import Metric, RunTag
-
         run_id = self.trial_runs.get(result.number)
         if run_id not in self.open_runs:
             return
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, step) for step, row in enumerate(result.history) for k, v in row.items()]
-        if result.cost is not None:
-            metrics += [Metric(k, float(v), now, 0) for k, v in result.cost.as_dict().items() if k != "device"]
-        metrics.append(Metric("wall_time_s", result.wall_time_s, now, 0))
-        tags = [RunTag("nasflow.state", result.state)] + ([RunTag("nasflow.error", result.error[:5000])] if result.error else [])
-        self.client.log_batch(run_id, metrics=metrics, params=_param_batch(result.params), tags=tags)
-        self.client.set_terminated(run_id, RUN_STATUS[result.state])
+        pause_at("trial-logging")
+        log_trial_run(self.client, run_id, result)
         self.open_runs.discard(run_id)
 
     def search_ended(self, study: Any) -> None:

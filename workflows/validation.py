@@ -7,7 +7,7 @@ from typing import Any
 # settings of the config that the library's settings classes do not hold
 CONFIG_LIMITS = {
     "train": {"retrain_epochs": (">=", 1)},
-    "search": {"workers": (">=", 1), "threads": (">=", 0), "warm_start_k": (">=", 1)},
+    "search": {"workers": (">=", 1), "threads": (">=", 0), "warm_start_k": (">=", 1), "seed": (">=", 0)},
 }
 
 

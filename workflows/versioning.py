@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workflows.context import PARAMS_TAG, RunContext, device_tags, open_kb
 from workflows.defaults import resolve_model_file
@@ -40,22 +40,23 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
                     extra_tags: dict[str, str] | None = None) -> RegisteredVersion:
     """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB;
     a model whose bytes a version already holds (tag ``model_hash``) is not registered again: that version
-    is returned, ``already_registered``."""
+    is returned, ``already_registered``, its registration finished first if a killed process left it half-made.
+
+    A retrain run left RUNNING by a killed process (and its pending logged model) is ended FAILED first."""
     import mlflow
 
-    from knowledge_base import EvaluationRecord
     from nas.recovery import worker_id
-    from workflows.kb_records import kb_cost, task_record
     from workflows.registry import MODEL_HASH_TAG, log_torch_model, model_hash, register_version, version_holding
-    from workflows.tracking import ensure_experiment, mlflow_client
+    from workflows.tracking import ensure_experiment, fail_orphan_runs, mlflow_client
 
     params, settings = dict(result.params), result.settings
     client = mlflow_client(ctx.ws)
     experiment_id = ensure_experiment(client, ctx.ws)
+    fail_orphan_runs(client, experiment_id, ctx.ws.study_name)
     hash_ = model_hash(result.model)
     existing = version_holding(client, ctx.ws.registered_model, hash_)
     if existing is not None:  # the same bytes (a deterministic rerun, a restored bundle): name that version
-        return existing
+        return finish_registration(ctx, client, existing, result, trial_number)
     mlflow.set_tracking_uri(ctx.ws.mlflow_uri)
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
@@ -70,22 +71,61 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
         mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
                             "wall_time_s": result.wall_time_s})
         x_example, _ = ctx.data.split("test")
-        info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file))
+        info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file), ctx.data.classes)
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
                         **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **test_split_tags(ctx),
-                        MODEL_HASH_TAG: hash_,
+                        MODEL_HASH_TAG: hash_, "serialization_format": fmt,
                         **(extra_tags or {})}
         registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
                                       version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)
-        if registered.previous_champion_accuracy is not None:  # both figures of the comparison on the version
-            client.set_model_version_tag(registered.name, registered.version, "champion_test_accuracy",
-                                         f"{registered.previous_champion_accuracy:.6f}")
-    open_kb(ctx.ws).record(EvaluationRecord(
-        task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model, params=params,
-        fingerprint=None, cost=kb_cost(result.cost), metrics=result.metrics, settings=settings.as_dict(),
-        wall_time_s=result.wall_time_s,
-        lineage={**lineage, "trial_number": trial_number, "mlflow_run_id": registered.run_id,
-                 "mlflow_model_version": registered.version},
-    ))
+    _record_retrain(ctx, result, trial_number, registered.run_id, registered.version)
     return registered
+
+
+def finish_registration(ctx: RunContext, client: Any, version: Any, result: RetrainResult,
+                        trial_number: int | None) -> RegisteredVersion:
+    """``version`` (holding the bytes of ``result``) as registered; what a killed registration left undone is done
+    now: its alias (champion only if better), its run ended FINISHED, its knowledge-base record."""
+    from dataclasses import replace
+
+    import mlflow
+
+    from workflows.registry import ALIAS_TAG, assign_alias, registered
+
+    done = registered(version)
+    if ALIAS_TAG in version.tags and _kb_holds(ctx, version.run_id):
+        return done
+    if ALIAS_TAG not in version.tags:
+        mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…
+        done = assign_alias(client, version.name, str(version.version), version.run_id, done.serialization_format,
+                            result.metrics["test_accuracy"], _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)
+        run = client.get_run(version.run_id)
+        if run.info.status != "FINISHED":  # killed after its model was registered: nothing of it is missing now
+            if "nasflow.failed_reason" in run.data.tags:
+                client.delete_tag(version.run_id, "nasflow.failed_reason")
+            client.set_terminated(version.run_id, "FINISHED")
+    if not _kb_holds(ctx, version.run_id):
+        _record_retrain(ctx, result, trial_number, version.run_id, str(version.version))
+    return replace(done, already_registered=True, resumed=True)
+
+
+def _kb_holds(ctx: RunContext, run_id: str) -> bool:
+    """Whether the knowledge base records the retrain of MLflow run ``run_id``."""
+    from workflows.kb_records import recorded
+
+    return bool(recorded(open_kb(ctx.ws), f"kind = 'retrain' and lineage.mlflow_run_id = '{run_id}'"))
+
+
+def _record_retrain(ctx: RunContext, result: RetrainResult, trial_number: int | None, run_id: str,
+                    version: str) -> None:
+    """The knowledge-base record of a registered retrain."""
+    from knowledge_base import EvaluationRecord
+    from workflows.kb_records import kb_cost, task_record
+
+    open_kb(ctx.ws).record(EvaluationRecord(
+        task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model,
+        params=dict(result.params), fingerprint=None, cost=kb_cost(result.cost), metrics=result.metrics,
+        settings=result.settings.as_dict(), wall_time_s=result.wall_time_s,
+        lineage={**ctx.lineage, "trial_number": trial_number, "mlflow_run_id": run_id, "mlflow_model_version": version},
+    ))

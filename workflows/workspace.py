@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workflows.errors import WorkflowError
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -34,9 +36,13 @@ class Workspace:
     def from_config(cls, cfg: Any) -> Workspace:
         """Resolve every default (``null`` in ``conf/``) against the workspace folder."""
         root = Path(cfg.workspace).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkflowError(f"cannot create the workspace {root} ({exc.strerror or exc}); {_FIX}") from None
         model, data = cfg.model.name, cfg.data.name
         pair = f"{model}-{data}"
+        check_tracking_uri(cfg.tracking.uri or "sqlite:///")
         return cls(
             root=root,
             model=model,
@@ -48,6 +54,32 @@ class Workspace:
             experiment=cfg.tracking.experiment or f"nasflow-{pair}",
             registered_model=cfg.tracking.registered_model or pair,
         )
+
+
+#: the URI schemes of an MLflow tracking and registry store (a database, a server, a folder)
+TRACKING_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks")
+_FIX = "make it writable (chmod -R u+w, or remount it read-write) or point workspace= (NASFLOW_WORKSPACE) elsewhere"
+
+
+def check_tracking_uri(uri: str) -> None:
+    """Refuse a ``tracking.uri`` that names no MLflow store before anything is written."""
+    scheme = uri.split("://", 1)[0].split("+", 1)[0]
+    if "://" in uri and scheme not in TRACKING_SCHEMES:  # a plain path is a file store
+        raise WorkflowError(f"tracking.uri={uri} is not an MLflow store URI; use sqlite:////abs/path/mlflow.db, "
+                            "postgresql://user@host/db, http://host:port of an mlflow server, or null (the workspace's)")
+
+
+def require_writable(root: Path) -> None:
+    """Refuse, in one line naming the folder and the fix, a workspace this process cannot write (read-only folder
+    or mount), before any store is opened; reading it (``nasflow kb ...``) still works."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=root, prefix=".nasflow-write-check-"):
+            pass
+    except OSError as exc:
+        raise WorkflowError(f"workspace {root} is read-only ({exc.strerror or exc}); {_FIX}; "
+                            "'nasflow kb query' still reads its knowledge base") from None
 
 
 def git_commit(cwd: Path | None = None) -> str | None:

@@ -20,6 +20,7 @@ from torch import fx, nn
 from nas.errors import NasError
 from nas.layers.graph import describe, module_path
 from nas.layers.modules import CONV_TYPES, input_width_attr, rebuild, resized_for_input
+from nas.layers.recurrent import fit_hidden_states
 
 _FLATTEN_METHODS = ("view", "reshape")
 
@@ -40,10 +41,15 @@ class Adaptation:
 class AdaptFailure(NasError):
     """A node failed while running the example; ``node`` is where."""
 
-    def __init__(self, gm: fx.GraphModule, node: fx.Node, exc: Exception) -> None:
+    def __init__(self, gm: fx.GraphModule, node: fx.Node, exc: Exception, tried: str = "") -> None:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        super().__init__(f"{describe(gm, node)} fails on the data: {type(exc).__name__}: {first}")
-        self.node, self.cause = node, exc
+        self.where = describe(gm, node)
+        also = f" (nasflow tried {tried})" if tried else ""
+        super().__init__(f"{self.where} fails on the data{also}: {type(exc).__name__}: {first}")
+        self.node, self.cause, self.tried = node, exc, tried
+        self.layer = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
+        inputs = [a for a in node.args if isinstance(a, fx.Node)]
+        self.input_shape = inputs[0].meta.get("nas_shape") if inputs else None
 
 
 class _Runner(fx.Interpreter):
@@ -68,6 +74,10 @@ class _Runner(fx.Interpreter):
 
     def _fit_module(self, n: fx.Node) -> None:
         module = self.module.get_submodule(str(n.target))
+        for label, old, value in fit_hidden_states(module, n, self.env):
+            self.rewrote = True
+            if self.notes is not None:
+                self.notes.append(Adaptation(label, old, value, f"initial state of '{n.target}'"))
         x = self.env.get(n.args[0]) if n.args and isinstance(n.args[0], fx.Node) else None
         if not isinstance(x, torch.Tensor):
             return
@@ -83,7 +93,8 @@ class _Runner(fx.Interpreter):
             self.notes.append(Adaptation(f"{n.target}.{attr}", old, value, self._reason(n)))
 
     def _fit_view(self, n: fx.Node) -> None:
-        """``x.view(-1, N)`` / ``x.reshape(-1, N)`` with a constant N that no longer fits: flatten per sample."""
+        """``x.view(-1, N)`` / ``x.reshape(-1, N)`` with a constant N that no longer fits: flatten per sample;
+        ``x.reshape(-1, 28, 28)`` written for another input size: the sizes of the tensor that arrives."""
         is_view = (n.op == "call_method" and n.target in _FLATTEN_METHODS) or (
             n.op == "call_function" and n.target is torch.reshape
         )
@@ -92,22 +103,32 @@ class _Runner(fx.Interpreter):
         sizes = n.args[1:]
         if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
             sizes = tuple(sizes[0])
-        if len(sizes) != 2 or sizes[0] != -1 or not isinstance(sizes[1], int):
-            return
         x = self.env.get(n.args[0])
-        if not isinstance(x, torch.Tensor) or x.dim() < 2 or sizes[1] in (x.shape[-1], math.prod(x.shape[1:])):
+        if len(sizes) < 2 or not isinstance(x, torch.Tensor) or x.dim() < 2:
             return
-        n.op, n.target, n.args = "call_function", torch.flatten, (n.args[0], 1)
+        lead, rest = sizes[0], sizes[1:]
+        if (lead != -1 and not isinstance(lead, fx.Node)) or not all(type(s) is int for s in rest):
+            return
+        per_sample = tuple(x.shape[1:])
+        if len(rest) == 1:
+            if lead != -1 or rest[0] in (x.shape[-1], math.prod(per_sample)):
+                return
+            old, n.op, n.target, n.args = f"view(-1, {rest[0]})", "call_function", torch.flatten, (n.args[0], 1)
+            new, reason = "flatten(x, 1)", f"flatten size for input {self.input_desc}"
+        else:
+            wanted = per_sample[-len(rest):]
+            if math.prod(rest) == math.prod(per_sample) or len(rest) > len(per_sample):
+                return
+            if math.prod(wanted) != math.prod(per_sample):
+                return
+            shown = "-1" if lead == -1 else "x.size(0)"
+            old = f"{n.target if n.op == 'call_method' else 'reshape'}({shown}, {', '.join(map(str, rest))})"
+            n.args = (n.args[0], lead, *wanted)
+            new = old.split("(")[0] + f"({shown}, {', '.join(map(str, wanted))})"
+            reason = f"sizes of input {self.input_desc}"
         self.rewrote = True
         if self.notes is not None:
-            self.notes.append(
-                Adaptation(
-                    f"{module_path(n) or 'forward'}.{n.name}",
-                    f"view(-1, {sizes[1]})",
-                    "flatten(x, 1)",
-                    f"flatten size for input {self.input_desc}",
-                )
-            )
+            self.notes.append(Adaptation(f"{module_path(n) or 'forward'}.{n.name}", old, new, reason))
 
     def _reason(self, n: fx.Node) -> str:
         current = n.args[0]
@@ -115,7 +136,8 @@ class _Runner(fx.Interpreter):
             if current.op == "placeholder":
                 return "data"
             if _is_flatten(self.module, current):
-                return f"flatten size for input {self.input_desc}"
+                flat = len(current.meta.get("nas_shape") or (0, 0)) == 2
+                return f"{'flatten size' if flat else 'reshaped rows'} for input {self.input_desc}"
             if current.op == "call_module" and not _passes_width(self.module.get_submodule(str(current.target))):
                 break
             inputs = [a for a in current.args if isinstance(a, fx.Node)]

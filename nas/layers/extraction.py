@@ -11,6 +11,7 @@ from torch import fx, nn
 
 from nas.errors import ModelFileError
 from nas.layers.adapt import AdaptFailure
+from nas.layers.advice import advice
 from nas.layers.graph import trace
 from nas.layers.plan import LayerPlan, analyze
 from nas.space import Dimension
@@ -46,9 +47,8 @@ def fit_to_data(
         plan = analyze(gm, example, in_channels=input_shape[0], n_classes=n_classes, sites=sites)
     except AdaptFailure as exc:
         raise ModelFileError(
-            f"{where}: {exc}; nasflow cannot resize this layer for input {'x'.join(map(str, input_shape))} "
-            f"with {n_classes} classes. Make its size a constructor argument filled from the data (in_channels, "
-            "num_classes, input_size), or replace it with a layer nasflow resizes (Conv*, Linear, norms)"
+            f"{where}: {exc}; nasflow cannot fit this layer to input {'x'.join(map(str, input_shape))} "
+            f"with {n_classes} classes: {advice(exc)}"
         ) from exc
     return gm, plan
 
@@ -114,7 +114,7 @@ def _check_joint(
 
 
 def _try(gm: fx.GraphModule, plan: LayerPlan, params: dict[str, Any], example: torch.Tensor) -> str | None:
-    trial = copy.deepcopy(gm)
+    trial = copy.deepcopy(gm, {id(p): p for p in gm.parameters()})  # new modules only: weights are shared, not copied
     try:
         plan.apply(trial, params, example)
     except AdaptFailure as exc:

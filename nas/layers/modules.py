@@ -20,6 +20,8 @@ BATCH_NORM_TYPES: tuple[type, ...] = (
     nn.InstanceNorm3d,
 )
 DROPOUT_TYPES: tuple[type, ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+RECURRENT_TYPES: tuple[type, ...] = (nn.RNN, nn.LSTM, nn.GRU)
+_RECURRENT_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
 
 #: Activation functions a search may choose between, by name.
 ACTIVATION_MODULES: dict[str, type] = {
@@ -100,6 +102,11 @@ def init_kwargs(module: nn.Module) -> dict[str, Any]:
 
     Raises ``TypeError`` when the type's constructor cannot be read this way (``*args`` constructors such as LSTM).
     """
+    if isinstance(module, RECURRENT_TYPES):  # *args constructors whose settings are plain attributes
+        extra = {"nonlinearity": module.nonlinearity} if isinstance(module, nn.RNN) else {}
+        if isinstance(module, nn.LSTM):
+            extra = {"proj_size": module.proj_size}
+        return {**{name: getattr(module, name) for name in _RECURRENT_ARGS}, **extra}
     params = inspect.signature(type(module).__init__).parameters
     kwargs: dict[str, Any] = {}
     for name, param in params.items():
@@ -146,6 +153,8 @@ def resized_for_input(module: nn.Module, x: torch.Tensor) -> nn.Module | None:
         return rebuild(module, in_channels=channels)
     if isinstance(module, LINEAR_TYPES):
         return None if x.shape[-1] == module.in_features else rebuild(module, in_features=x.shape[-1])
+    if isinstance(module, RECURRENT_TYPES):
+        return None if x.shape[-1] == module.input_size else rebuild(module, input_size=x.shape[-1])
     if isinstance(module, BATCH_NORM_TYPES):
         return None if x.dim() < 2 or x.shape[1] == module.num_features else rebuild(module, num_features=x.shape[1])
     if isinstance(module, nn.GroupNorm):
@@ -181,6 +190,8 @@ def input_width_attr(module: nn.Module) -> str:
         return "num_channels"
     if isinstance(module, nn.LayerNorm):
         return "normalized_shape"
+    if isinstance(module, RECURRENT_TYPES):
+        return "input_size"
     return "num_features"
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import torch
 from torch import fx
 
-from nas.layers.adapt import Adaptation, AdaptFailure, run_adaptive, same_padding_fix
+from nas.layers.adapt import Adaptation, run_adaptive
 from nas.layers.blocks import Run, find_runs, set_depth
+from nas.layers.inputs import fit_input
 from nas.layers.modules import rebuild, width_attr
 from nas.layers.sites import Site, find_sites, module_changes, set_activation
 from nas.layers.widths import WidthGroup, width_groups
@@ -68,16 +69,6 @@ class LayerPlan:
         run_adaptive(gm, example)
 
 
-def merged_notes(first: list[Adaptation], retry: list[Adaptation]) -> list[Adaptation]:
-    """The first pass's changes (still in the graph) followed by the retry's; a layer changed twice shows first old,
-    last new."""
-    merged = {a.label: a for a in first}
-    for a in retry:
-        earlier = merged.get(a.label)
-        merged[a.label] = a if earlier is None else Adaptation(a.label, earlier.old, a.new, a.reason)
-    return list(merged.values())
-
-
 def analyze(gm: fx.GraphModule, example: torch.Tensor, in_channels: int, n_classes: int,
             sites: bool = True) -> LayerPlan:
     """Fit ``gm`` to the data (in place) and find what can be searched in it: its width groups and, with
@@ -86,15 +77,7 @@ def analyze(gm: fx.GraphModule, example: torch.Tensor, in_channels: int, n_class
     Raises :class:`AdaptFailure` when the model cannot be made to run on ``example``.
     """
     notes: list[Adaptation] = []
-    desc = "x".join(str(s) for s in example.shape[1:])
-    try:
-        run_adaptive(gm, example, notes)
-    except AdaptFailure:
-        retry: list[Adaptation] = []
-        if not same_padding_fix(gm, retry, desc):
-            raise
-        run_adaptive(gm, example, retry)
-        notes = merged_notes(notes, retry)
+    fit_input(gm, example, notes)
     groups = width_groups(gm, n_classes=n_classes, in_channels=in_channels)
     retarget = False
     for group in groups:

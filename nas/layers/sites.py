@@ -14,6 +14,7 @@ from nas.layers.modules import (
     ACTIVATION_MODULES,
     CONV_TYPES,
     DROPOUT_TYPES,
+    RECURRENT_TYPES,
     activation_name,
     is_depthwise,
     is_producer,
@@ -23,7 +24,8 @@ from nas.space import Dimension
 
 @dataclass
 class Site:
-    """One searchable spot: ``kind`` is ``kernel``, ``dropout`` or ``activation``.
+    """One searchable spot: ``kind`` is ``kernel``, ``dropout``, ``activation`` or a recurrent layer's ``hidden_size``,
+    ``num_layers`` or ``bidirectional``.
 
     ``target`` is a module path or a node name.
     """
@@ -67,6 +69,19 @@ def _activation_site(label_name: str, target: str, current: str) -> Site:
     )
 
 
+def _recurrent_sites(path: str, rnn: nn.Module) -> list[Site]:
+    """Hidden size, number of layers and direction of an RNN/LSTM/GRU (the next layer's width follows them)."""
+    hidden, layers = int(rnn.hidden_size), int(rnn.num_layers)
+    return [
+        Site(f"{path}.hidden_size", "hidden_size", path,
+             Dimension("int", low=max(1, hidden // 4), high=max(2, 4 * hidden), log=True, default=hidden)),
+        Site(f"{path}.num_layers", "num_layers", path,
+             Dimension("int", low=1, high=max(2, 2 * layers), default=layers)),
+        Site(f"{path}.bidirectional", "bidirectional", path,
+             Dimension("categorical", choices=(False, True), default=bool(rnn.bidirectional))),
+    ]
+
+
 def _spatial(node: fx.Node) -> bool:
     """Whether a conv sees more than one position (a kernel size matters)."""
     shape = shape_of(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
@@ -90,6 +105,8 @@ def find_sites(gm: fx.GraphModule) -> list[Site]:
                 site = _kernel_site(path, module)
             elif isinstance(module, DROPOUT_TYPES):
                 site = _dropout_site(path, module)
+            elif isinstance(module, RECURRENT_TYPES) and not getattr(module, "proj_size", 0):
+                sites.extend(_recurrent_sites(path, module))
             elif name is not None:
                 site = _activation_site(path, path, name)
         elif node.op in ("call_function", "call_method"):
@@ -112,6 +129,10 @@ def module_changes(site: Site, module: nn.Module, value: Any) -> dict[str, Any]:
         return {"kernel_size": (size,) * dims, "padding": padding}
     if site.kind == "dropout":
         return {} if float(module.p) == float(value) else {"p": float(value)}
+    if site.kind in ("hidden_size", "num_layers"):
+        return {} if getattr(module, site.kind) == int(value) else {site.kind: int(value)}
+    if site.kind == "bidirectional":
+        return {} if module.bidirectional == bool(value) else {"bidirectional": bool(value)}
     return {}
 
 

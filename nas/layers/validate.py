@@ -49,4 +49,6 @@ def _kind(label: str) -> str:
         return "dropout"
     if label.endswith(".depth"):
         return "depth"
+    if label.endswith(".bidirectional"):
+        return "direction"
     return "width"

@@ -22,9 +22,25 @@ RESULT = QueryResult(
 )
 
 
+def test_a_wide_table_keeps_the_most_useful_columns_within_120_characters() -> None:
+    wide = QueryResult(["id", "created_at", "fingerprint", *(f"arch.layer{i}" for i in range(12)), "test_accuracy",
+                        "lineage.mlflow_run_id"],
+                       [(1, "2026-01-02T03:04:05", "f" * 40, *range(12), 0.98, "r" * 32)])
+    lines = format_result(wide, "table").splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert lines[0].split()[:3] == ["id", "test_accuracy", "arch.layer0"]
+    footer = " ".join(lines[lines.index(next(line for line in lines if line.startswith("(1 row; "))):])
+    assert "lineage.mlflow_run_id" in footer and "--columns" in footer
+    assert format_result(wide, "table", width=None).splitlines()[0].split() == wide.columns
+    chosen = wide.select(["test_accuracy", "id"])
+    assert chosen.columns == ["test_accuracy", "id"] and chosen.rows == [(0.98, 1)]
+    with pytest.raises(QueryError, match=r"no column 'nope' in this result; columns: id, created_at"):
+        wide.select(["nope"])
+
+
 def test_table_is_aligned_plain_text() -> None:
     lines = format_result(RESULT, "table").splitlines()
-    assert lines[0].split() == ["id", "task", "test_accuracy", "input_shape", "created_at", "ok"]
+    assert lines[0].split() == ["id", "task", "test_accuracy", "input_shape", "ok", "created_at"]  # most useful first
     assert set(lines[1].replace(" ", "")) == {"-"}
     assert lines[2].startswith(" 1  digits")  # numbers right-aligned, text left-aligned
     assert "0.973457" in lines[2] and "[1,8,8]" in lines[2] and "2026-01-02T03:04:05+00:00" in lines[2]

@@ -111,10 +111,13 @@ def test_dvc_repro_runs_every_stage_and_registers_version_1(pipeline: Pipeline) 
     lineage = pipeline.kb_lineage("1")
     assert lineage["dvc_hash"] == pipeline.dvc_md5() and lineage["data_hash"] == versions["1"]["data_hash"]
     metrics = json.loads(pipeline.dvc("metrics", "show", "--json").stdout)
-    (values,) = [m["data"][".nasflow/dvc/metrics.json"]["data"] for m in metrics.values()]
+    (values,) = [m["data"]["reports/metrics.json"]["data"] for m in metrics.values()]
     assert values["version"] == "1" and 0 <= values["test_accuracy"] <= 1
-    trials = [line for line in (pipeline.root / ".nasflow/dvc/trials.csv").read_text().splitlines() if line]
+    trials = [line for line in (pipeline.root / "reports/trials.csv").read_text().splitlines() if line]
     assert trials[0].startswith("id,") and len(trials) == 3  # header + the 2 trials, for `dvc plots show`
+    vega = json.loads(pipeline.dvc("plots", "show", "--show-vega", "validation accuracy by trial").stdout)
+    points = [row for data in vega["data"]["values"] for row in ([data] if isinstance(data, dict) else data)]
+    assert len(points) == 2 and all(0 <= float(row["val_accuracy"]) <= 1 for row in points)
 
 
 def test_dvc_repro_with_unchanged_data_does_nothing(pipeline: Pipeline) -> None:
@@ -181,6 +184,16 @@ def test_dvc_exp_run_set_param_composes_params_yaml_and_the_run_uses_it(pipeline
     experiments = {exp["name"]: exp for rev in shown for exp in (rev.get("experiments") or [])}
     (run,) = experiments["two-epochs"]["revs"]
     assert run["data"]["params"]["params.yaml"]["data"]["train"]["retrain_epochs"] == 2
+    # every experiment's metrics, read by DVC from its commit (reports/ is tracked, not the ignored workspace)
+    for exp in experiments.values():
+        metrics = exp["revs"][0]["data"]["metrics"]["reports/metrics.json"]["data"]
+        assert 0 <= metrics["test_accuracy"] <= 1 and metrics["version"] in pipeline.versions()
+    assert run["data"]["metrics"]["reports/metrics.json"]["data"]["version"] == new
+    table = pipeline.dvc("exp", "show", "--md", "--drop", "params.yaml:.*|data/.*|examples/.*|.nasflow/.*").stdout
+    header, *rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in table.splitlines() if "|" in line]
+    (row,) = [r for r in rows if "two-epochs" in r[0]]
+    assert row[header.index("test_accuracy")] not in ("!", "-", "") and "!" not in row
+    assert json.loads(pipeline.dvc("metrics", "show", "--json").stdout)
 
 
 def test_a_run_cache_restore_of_retrain_still_runs_register_which_names_the_existing_version(pipeline: Pipeline) -> None:
@@ -200,7 +213,7 @@ def test_a_run_cache_restore_of_retrain_still_runs_register_which_names_the_exis
     assert register["status"] == "matched" and register["version"] == "1"
     assert "already version 1" in register["message"]
     assert pipeline.versions().keys() == before.keys()
-    assert json.loads((pipeline.root / ".nasflow/dvc/metrics.json").read_text())["version"] == "1"
+    assert json.loads((pipeline.root / "reports/metrics.json").read_text())["version"] == "1"
 
 
 def test_a_bad_params_file_is_one_clear_line(tmp_path: Path) -> None:

@@ -38,12 +38,21 @@ def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(s
 
     runs = {r.data.tags["nasflow.trial"]: r for r in client.search_runs(
         [experiment], "tags.`nasflow.kind` = 'trial'")}
-    assert {n: r.info.status for n, r in runs.items()} == {"0": "FINISHED", "1": "KILLED", "2": "FAILED"}
+    assert {n: r.info.status for n, r in runs.items()} == {"0": "FINISHED", "1": "FINISHED", "2": "FAILED"}
+    assert {n for n, r in runs.items() if r.data.tags.get("pruned") == "true"} == {"1"}  # pruned: finished, tagged
     history = client.get_metric_history(runs["2"].info.run_id, "val_accuracy")
     assert [m.step for m in history] == [0, 1, 2] and history[-1].value == pytest.approx(0.7)
     assert runs["1"].data.params == {"channels": "9"}
     assert all(r.data.tags["mlflow.parentRunId"] == tracker.parent_id for r in runs.values())
     assert tracker.trial_runs.get(0) == runs["0"].info.run_id
+
+
+def test_a_search_with_its_budget_spent_opens_no_parent_run(store) -> None:
+    client, experiment = store
+    tracker = MlflowSearchObserver(client, experiment, {}, {})
+    tracker.search_started("s", 3, 3)  # resumed (or repro'd) after the last trial
+    tracker.search_ended(None)
+    assert tracker.parent_id is None and client.search_runs([experiment]) == []
 
 
 def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(store) -> None:

@@ -55,6 +55,26 @@ CASES = [
 ]
 
 
+IMAGES32 = DataShape((3, 32, 32), 4)  # a CIFAR-sized RGB folder
+#: Model files as they are published (tests/nas/zoo/pub_*.py): hard-coded sizes for 28x28 or 32x32, no annotations.
+PUBLISHED = [
+    Case("pub_mlp784.py", "NeuralNet", DIGITS),
+    Case("pub_mlp_required.py", "MLP", DIGITS, {"hidden": 32, "depth": 2}),
+    Case("pub_convnet.py", "ConvNet", DIGITS),
+    Case("pub_lenet.py", "LeNet", DIGITS),
+    Case("pub_vgg.py", "VGG", DIGITS, {"vgg_name": "VGGS"}),
+    Case("pub_resnet.py", "ResNet10", DIGITS),
+    Case("pub_resnet.py", "ResNet", IMAGES32, {"block": "Bottleneck", "num_blocks": [1, 1, 1, 1], "width": 4}),
+    Case("pub_preact_resnet.py", "PreActResNet8", DIGITS),
+    Case("pub_mobilenet.py", "MobileNet", DIGITS),
+    Case("pub_mobilenetv2.py", "MobileNetV2", DIGITS),
+    Case("pub_dla.py", "SimpleDLA", DIGITS),
+    Case("pub_lstm.py", "RNN", DIGITS, {"hidden_size": 32, "num_layers": 2}),
+    Case("pub_bigru.py", "BiRNN", DIGITS),
+    Case("pub_birnn_h0.py", "BiRNN", DIGITS, {"hidden_size": 16, "num_layers": 2}),
+]
+
+
 def case(name: str) -> Case:
     """The zoo case whose file stem is ``name``."""
     return next(c for c in CASES if str(c) == name)

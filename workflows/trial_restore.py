@@ -1,0 +1,142 @@
+"""Finished trials the study holds but MLflow or the knowledge base lost, written again from the study, once.
+
+A trial's MLflow run is written by a background thread after the trial ends, and its knowledge-base record right
+after the run exists: a process killed in between (or a disk that filled) leaves Optuna with a finished trial whose
+run has no params or metrics, or that the knowledge base lacks. The next start writes what is missing from the
+study (the params, the metric of every epoch, the last epoch's metrics, the cost, the outcome).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from nas.observer import TrialResult
+from workflows.tracking import RUN_STATUS, log_trial_run
+
+_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+RESTORED_TAG = "nasflow.restored"
+
+
+def trial_result(trial: Any, metric: str) -> TrialResult:
+    """What a finished Optuna trial (a ``FrozenTrial``) records of itself, as the search reported it (``metric`` is
+    the one it reported per epoch)."""
+    from nas.constraints import COST_ATTR
+    from nas.cost import ModelCost
+    from nas.search import is_fingerprint
+
+    attrs = trial.user_attrs
+    state = "reused" if trial.state.name == "COMPLETE" and "reused_from" in attrs else _STATES[trial.state.name]
+    metrics = dict(attrs.get("metrics", {}))
+    steps = sorted(trial.intermediate_values)
+    history = [{metric: float(trial.intermediate_values[s])} for s in steps[:-1]]
+    history += [metrics] if metrics else []
+    wall = (trial.datetime_complete - trial.datetime_start).total_seconds() \
+        if trial.datetime_complete and trial.datetime_start else 0.0
+    key = attrs.get("arch_key")
+    return TrialResult(trial.number, state, dict(trial.params), history, metrics,
+                       ModelCost(**attrs[COST_ATTR]) if COST_ATTR in attrs else None, wall,
+                       attrs.get("fail_reason") or attrs.get("constraint_violation"),
+                       key if key and is_fingerprint(key) else None)
+
+
+def _finished(study: Any, workers: Callable[[str], bool]) -> list[Any]:
+    from nas.recovery import WORKER_ATTR
+
+    return [t for t in study.get_trials(deepcopy=False) if t.state.name in _STATES
+            and workers(t.user_attrs.get(WORKER_ATTR, ""))]
+
+
+def trial_runs(client: Any, experiment_id: str, study_name: str) -> dict[int, Any]:
+    """The MLflow trial runs of ``study_name`` by trial number (a complete one first where a trial has several)."""
+    runs: dict[int, Any] = {}
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' and "
+                                  "tags.`nasflow.kind` = 'trial'", max_results=1000, page_token=token)
+        for run in page:
+            number = int(run.data.tags.get("nasflow.trial", -1))
+            if number not in runs or "nasflow.state" in run.data.tags:
+                runs[number] = run
+        token = page.token
+        if not token:
+            return runs
+
+
+def write_missing_trial_runs(client: Any, experiment_id: str, study: Any, tags: dict[str, str], metric: str,
+                             workers: Callable[[str], bool] | None = None) -> dict[int, str]:
+    """Give every finished trial of ``study`` a complete MLflow run, once: a run left without its results is filled
+    in, a missing one created (under the study's latest search run), a run whose results are there but whose end
+    was lost is ended. Only trials whose worker ``workers`` accepts are looked at (default: processes of this host
+    that no longer run, whose writer can never finish). Returns trial number -> run id of every run written.
+
+    ``tags`` are the tags of a new run (the search's: study, model, data, worker); ``metric`` is the one the
+    trials reported per epoch.
+    """
+    from nas.recovery import is_dead, worker_id
+
+    runs = trial_runs(client, experiment_id, study.study_name)
+    written: dict[int, str] = {}
+    parent: str | None = None
+    for trial in _finished(study, workers or is_dead):
+        result, run = trial_result(trial, metric), runs.get(trial.number)
+        if run is not None and "nasflow.state" in run.data.tags:
+            if run.info.status != RUN_STATUS[run.data.tags["nasflow.state"]]:
+                client.set_terminated(run.info.run_id, RUN_STATUS[run.data.tags["nasflow.state"]])
+                written[trial.number] = run.info.run_id
+            continue
+        if run is None:
+            parent = parent or _latest_search(client, experiment_id, study.study_name)
+            run_id = client.create_run(experiment_id, run_name=f"trial-{trial.number}", tags={
+                **tags, **({"mlflow.parentRunId": parent} if parent else {}), "nasflow.kind": "trial",
+                "nasflow.trial": str(trial.number)}).info.run_id
+        else:
+            run_id = run.info.run_id
+            if "nasflow.failed_reason" in run.data.tags:  # it failed for want of these results, which it now has
+                client.delete_tag(run_id, "nasflow.failed_reason")
+        client.set_tag(run_id, RESTORED_TAG, f"written from the Optuna study by {worker_id()}: the process that ran "
+                                             "the trial ended before logging it")
+        log_trial_run(client, run_id, result)
+        written[trial.number] = run_id
+    return written
+
+
+def _latest_search(client: Any, experiment_id: str, study_name: str) -> str | None:
+    found = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' and "
+                               "tags.`nasflow.kind` = 'search'", max_results=1, order_by=["attributes.start_time DESC"])
+    return found[0].info.run_id if found else None
+
+
+def record_missing_trials(kb: Any, study: Any, record: Callable[[TrialResult], None], metric: str,
+                          workers: Callable[[str], bool] | None = None) -> list[int]:
+    """Record in the knowledge base, once, every finished trial of ``study`` it lacks (by study and trial number),
+    with ``record(result)``; only trials whose worker ``workers`` accepts (default: dead processes of this host).
+    Returns the trial numbers recorded."""
+    from nas.recovery import is_dead
+    from workflows.kb_records import recorded
+
+    held = recorded(kb, f"kind = 'trial' and lineage.study_name = '{study.study_name}' and lineage.trial_number >= 0")
+    known = {int(row["lineage.trial_number"]) for row in held}
+    missing = [t for t in _finished(study, workers or is_dead) if t.number not in known]
+    for trial in missing:
+        record(trial_result(trial, metric))
+    return [t.number for t in missing]
+
+
+def restore_trial_records(study: Any, tracker: Any, kb_observer: Any, metric: str) -> None:
+    """At the start of a search: the MLflow run and the knowledge-base record of every finished trial of ``study``
+    that a dead process left unwritten, said in one line if there were any."""
+    from functools import cache
+
+    runs = write_missing_trial_runs(tracker.client, tracker.experiment_id, study, tracker.tags, metric)
+
+    @cache
+    def run_ids() -> dict[int, str]:
+        return {n: r.info.run_id for n, r in trial_runs(tracker.client, tracker.experiment_id, study.study_name).items()}
+
+    recorded = record_missing_trials(kb_observer.kb, study, lambda r: kb_observer.record(r, run_ids().get(r.number)),
+                                     metric)
+    if runs or recorded:
+        print(f"nasflow: wrote from the study what a stopped process left unwritten: the MLflow runs of trials "
+              f"{sorted(runs) or 'none'}, the knowledge-base records of trials {recorded or 'none'}", file=sys.stderr)
