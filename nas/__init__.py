@@ -24,6 +24,7 @@ from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
 from nas.fingerprint import fingerprint
 from nas.model_file import ModelSpec, load_model_class, resolve_names
+from nas.normalize import Normalized, input_stats, normalized_factory
 from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
@@ -52,6 +53,7 @@ __all__ = [
     "ModelFileError",
     "ModelSpec",
     "NasError",
+    "Normalized",
     "Observers",
     "RetrainResult",
     "Reused",
@@ -73,6 +75,7 @@ __all__ = [
     "export_standalone",
     "fingerprint",
     "fingerprint_key",
+    "input_stats",
     "load_data_folder",
     "load_exported",
     "load_model_class",
