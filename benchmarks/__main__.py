@@ -3,6 +3,8 @@
 python -m benchmarks                       # everything (about 15 minutes on 2 cores)
 python -m benchmarks --quick               # tiny sizes and a couple of seeds (the CI smoke test)
 python -m benchmarks --only nb201 --only kb
+python -m benchmarks --only images         # image-folder loading (NASFLOW_BENCH_IMAGES=50000 for CIFAR size)
+python -m benchmarks --only cnn            # a ResNet-style CNN at 3×32×32: nasflow's loop vs a hand loop, bf16 vs fp32
 python -m benchmarks --only nb201-proposals   # candidate default samplers on NAS-Bench-201 (not in the default run)
 python -m benchmarks --only gpu            # nasflow on a CUDA GPU vs a hand loop (says so and exits 0 without CUDA)
 python -m benchmarks --only shared         # 2 hosts vs 2 workers, tracking server vs SQLite (needs PostgreSQL)
@@ -48,6 +50,8 @@ def _module_run(name: str) -> Callable[[bool], PartResult]:
 PARTS: dict[str, Callable[[bool], PartResult]] = {
     "startup": _module_run("startup"),
     "training_speed": _module_run("training_speed"),
+    "cnn": _module_run("cnn_training"),
+    "images": _module_run("image_loading"),
     "machinery": _module_run("machinery"),
     "workers": _module_run("workers"),
     "kb": _module_run("kb"),

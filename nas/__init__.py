@@ -28,6 +28,7 @@ from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
 from nas.fingerprint import fingerprint
 from nas.model_file import ModelSpec, load_model_class, resolve_names
+from nas.normalize import Normalized, input_stats, normalized_factory
 from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
 from nas.retrain import RetrainResult, retrain
@@ -56,6 +57,7 @@ __all__ = [
     "ModelFileError",
     "ModelSpec",
     "NasError",
+    "Normalized",
     "Observers",
     "RetrainResult",
     "Reused",
@@ -77,6 +79,7 @@ __all__ = [
     "export_standalone",
     "fingerprint",
     "fingerprint_key",
+    "input_stats",
     "load_data_folder",
     "load_exported",
     "load_model_class",
@@ -84,6 +87,7 @@ __all__ = [
     "make_factory",
     "make_score",
     "measure_cost",
+    "normalized_factory",
     "open_existing_study",
     "open_study",
     "params_key",

@@ -92,9 +92,9 @@ def _source(gm: fx.GraphModule, class_name: str, origin: str) -> str:
         f"    model.load_state_dict(torch.load('{WEIGHTS_NAME}'))",
         '"""',
         "",
-        *_imports(code.globals, code.src),
         "import torch",
         "from torch import nn",
+        *_imports(code.globals, code.src),
         "",
         f"MODEL_CLASS = {class_name!r}",
         "",
@@ -126,6 +126,8 @@ def _imports(globals_: dict[str, Any], src: str) -> list[str]:
             lines.append(f"from math import {name}")
         elif obj is type(None):
             lines.append(f"{name} = type(None)")
+        elif isinstance(obj, str) and _importable(obj) and all(p.isidentifier() for p in obj.split(".")):
+            lines.append(f"{name} = {obj}")  # a string annotation (``from __future__ import annotations``)
         else:
             module = getattr(obj, "__module__", None) or ""
             qualname = getattr(obj, "__qualname__", "")

@@ -69,7 +69,8 @@ def load_space(cfg: DictConfig) -> SearchSpace | None:
 
 
 def load_data(cfg: DictConfig) -> Dataset:
-    """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy."""
+    """The data folder named by ``cfg.data``, refused if its validation or test split cannot measure accuracy;
+    decoded images are cached in the workspace's ``cache/`` and memory-mapped beyond ``data.memory_mb``."""
     from nas.data import load_data_folder
     from nas.data.splits import check_measurable
 
@@ -79,7 +80,8 @@ def load_data(cfg: DictConfig) -> Dataset:
             f"data folder '{path}' does not exist; create it with 'nasflow data init digits {path}' "
             "or point data.path at your data"
         )
-    data = load_data_folder(path, name=cfg.data.name)
+    cache = Path(cfg.workspace).expanduser().resolve() / "cache"
+    data = load_data_folder(path, name=cfg.data.name, cache=cache, memory_mb=float(cfg.data.memory_mb))
     check_measurable({name: len(getattr(data, f"{name}_idx")) for name in ("train", "val", "test")},
                      data.n_classes, str(path))
     return data
@@ -151,6 +153,7 @@ def prepare(cfg: DictConfig) -> RunContext:
     from nas.extract import make_factory
     from nas.factory import DataShape
     from nas.model_file import ModelSpec
+    from nas.normalize import normalized_factory
 
     settings = train_settings(cfg)
     if cfg.search.threads > 0:
@@ -170,6 +173,7 @@ def prepare(cfg: DictConfig) -> RunContext:
                      cast(dict[str, Any], OmegaConf.to_container(cfg.model.args)))
     factory = make_factory(spec, DataShape(tuple(data.input_shape), data.n_classes), load_space(cfg),
                            cfg.model.extract.value)
+    factory = normalized_factory(factory, data.split("train")[0], cfg.data.normalize.value)
     if settings.augment == "auto":
         settings = replace(settings, augment=auto_augment(tuple(data.input_shape)))
     return RunContext(cfg=cfg, ws=ws, data=data, factory=factory, train_settings=settings,

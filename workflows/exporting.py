@@ -62,6 +62,6 @@ def export_architecture(ctx: RunContext, out: Path, trial: int | None, version: 
     if weights is not None:
         model.load_state_dict(weights)
     model.eval()
-    example = ctx.data.split("test")[0][:4]
+    example = ctx.data.split("test")[0][:4].float()  # raw values, as the registered model's signature takes them
     py_path, weights_path = export_standalone(model, example, out, class_name="ExportedModel")
     return {"source": source, "params": params, "model_py": str(py_path), "weights": str(weights_path)}

@@ -44,14 +44,19 @@ def log_torch_model(model: Any, example: Any, model_file: Path, class_names: lis
     Pickled, ``mlflow.pytorch.load_model`` gives back the user's own ``nn.Module`` (``.eval()``, ``.to()``,
     ``state_dict()`` work; a ``pt2`` program's ``.module()`` refuses ``.eval()``); the model file travels as
     code, so loading needs torch and MLflow, no nasflow. ``class_names`` are the model's metadata: a served
-    prediction's column *i* is the logit of ``class_names[i]``.
+    prediction's column *i* is the logit of ``class_names[i]``. nasflow's normalization layer (``nas.normalize``) is
+    pickled by value, so it needs no nasflow either. The input example (hence the signature a served model checks)
+    is float32 raw values: uint8 pixels as 0..255.
     """
     import cloudpickle
     import mlflow.pytorch
     import torch
 
+    import nas.normalize
+
+    cloudpickle.register_pickle_by_value(nas.normalize)
     requirements = [f"torch=={torch.__version__.split('+')[0]}", f"cloudpickle=={cloudpickle.__version__}"]
-    example_np = example[:1].repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2: the signature's batch is -1
+    example_np = example[:1].float().repeat(2, *([1] * (example.dim() - 1))).numpy()  # batch 2: the signature's is -1
     info = mlflow.pytorch.log_model(model, name="model", input_example=example_np, pip_requirements=requirements,
                                     serialization_format=PICKLE, code_paths=[str(model_file)],
                                     metadata={CLASS_NAMES: list(class_names)})

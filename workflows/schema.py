@@ -10,6 +10,7 @@ from omegaconf import MISSING
 
 from nas.cost import COSTS
 from nas.extract import MODES
+from nas.normalize import NORMALIZE_MODES
 from nas.proxy import PROXIES
 from nas.study import PRUNERS, SAMPLERS
 from nas.training import OPTIMIZERS, SCHEDULES
@@ -23,6 +24,7 @@ Cost = Enum("Cost", {v: v for v in COSTS}, type=str, module=__name__)  # type: i
 Optimizer = Enum("Optimizer", {v: v for v in OPTIMIZERS}, type=str, module=__name__)  # type: ignore[misc]
 Schedule = Enum("Schedule", {v: v for v in SCHEDULES}, type=str, module=__name__)  # type: ignore[misc]
 Extraction = Enum("Extraction", {v: v for v in MODES}, type=str, module=__name__)  # type: ignore[misc]
+Normalize = Enum("Normalize", {v: v for v in NORMALIZE_MODES}, type=str, module=__name__)  # type: ignore[misc]
 
 
 class WarmStartMode(str, Enum):
@@ -43,6 +45,8 @@ class ModelConfig:
 class DataConfig:
     name: str = MISSING
     path: str = MISSING
+    normalize: Normalize = Normalize("auto")
+    memory_mb: float = 8192.0
 
 
 @dataclass

@@ -17,8 +17,9 @@ SPLIT_NAMES = ("train", "val", "test", "trainval", "all")
 class Dataset:
     """A loaded data folder.
 
-    ``x`` is float32 (images N×C×H×W in [0, 1]; tables N×F raw values, not standardized), ``y`` int64 class
-    indices into ``classes``; ``sample_ids[i]`` names sample ``i`` stably (an image's relative path, or a
+    ``x`` holds raw inputs: uint8 pixels 0..255 for images (N×C×H×W; memory-mapped when larger than the memory
+    budget), float32 raw values for tables (N×F, not standardized; the model's first layer normalizes), ``y``
+    int64 class indices into ``classes``; ``sample_ids[i]`` names sample ``i`` stably (an image's relative path, or a
     table row's content hash); ``train_idx``/``val_idx``/``test_idx`` are int64 index tensors.
     """
 
@@ -56,8 +57,11 @@ class Dataset:
         raise SplitError(f"unknown split {name!r}; use one of {', '.join(SPLIT_NAMES)}")
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, y)`` of split ``name`` (see :meth:`indices`)."""
+        """``(x, y)`` of split ``name`` (see :meth:`indices`); a split of consecutive samples is a view (no copy)."""
         idx = self.indices(name)
+        if len(idx) and int(idx[-1]) - int(idx[0]) + 1 == len(idx):  # sorted and unique, so a contiguous run
+            start, stop = int(idx[0]), int(idx[-1]) + 1
+            return self.x[start:stop], self.y[start:stop]
         return self.x[idx], self.y[idx]
 
     def __repr__(self) -> str:

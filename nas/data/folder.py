@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,12 @@ from nas.errors import DataError
 FORMATS_HELP = "class sub-folders of PNG/JPEG images, one CSV with a label column, or one .npz with x and y arrays"
 
 
-def load_data_folder(folder: Path | str, name: str | None = None) -> Dataset:
+def load_data_folder(folder: Path | str, name: str | None = None, cache: Path | None = None,
+                     memory_mb: float = math.inf) -> Dataset:
     """Load ``folder`` into memory; ``name`` defaults to dataset.yaml's ``name``, then the folder's name.
+
+    Decoded images are cached in the folder ``cache`` when given (read back while the files are unchanged); image
+    pixels larger than ``memory_mb`` are memory-mapped from that cache instead of read into memory.
 
     Raises :class:`DataError` with one line naming the file (and row), the problem and the fix.
     """
@@ -30,7 +35,7 @@ def load_data_folder(folder: Path | str, name: str | None = None) -> Dataset:
     if not folder.is_dir():
         raise DataError(f"{folder}: data folder not found; create it with {FORMATS_HELP}")
     spec = read_spec(folder)
-    samples = _read(folder, spec)
+    samples = _read(folder, spec, cache, memory_mb)
     splits = assign_splits(samples.split_keys, spec.val, spec.test, spec.seed)
     _check_splits(spec, folder, splits)
     files = samples.files + ([SPEC_FILE] if spec.path else [])
@@ -45,13 +50,13 @@ def load_data_folder(folder: Path | str, name: str | None = None) -> Dataset:
         train_idx=as_tensor["train"],
         val_idx=as_tensor["val"],
         test_idx=as_tensor["test"],
-        content_hash=content_hash(folder, files),
+        content_hash=samples.content_hash or content_hash(folder, files),
         meta=meta_features(samples.x, samples.y, samples.classes, spec.task_type, samples.format, splits),
         path=folder,
     )
 
 
-def _read(folder: Path, spec: DatasetSpec) -> Samples:
+def _read(folder: Path, spec: DatasetSpec, cache: Path | None, memory_mb: float) -> Samples:
     """Detect which one format ``folder`` holds and read it."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     found = {
@@ -73,7 +78,7 @@ def _read(folder: Path, spec: DatasetSpec) -> Samples:
         raise DataError(f"{folder}: no data found; add {FORMATS_HELP}")
     ((kind, paths),) = present.items()
     if kind == "class folders":
-        return read_images(folder, paths)
+        return read_images(folder, paths, spec, cache, memory_mb)
     if len(paths) > 1:
         raise DataError(
             f"{folder}: holds {len(paths)} {kind} ({', '.join(p.name for p in paths)}); merge them into one"

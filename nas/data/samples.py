@@ -16,9 +16,10 @@ from nas.errors import DataError
 class Samples:
     """Decoded samples of one data folder, before splitting.
 
-    ``x`` is float32 (N×C×H×W images in [0, 1], or N×F raw table features); ``y`` holds int64 indices into
-    ``classes``; ``split_keys`` decide each sample's split (equal keys share a split); ``files`` are the
-    data files read, relative to the folder, for the content hash.
+    ``x`` is uint8 pixels (N×C×H×W images, possibly memory-mapped from the decode cache) or float32 (N×F raw
+    table features, float images of an ``.npz``); ``y`` holds int64 indices into ``classes``; ``split_keys`` decide
+    each sample's split (equal keys share a split); ``files`` are the data files read, relative to the folder, for
+    the content hash, which a reader that knows it already (the decode cache) gives as ``content_hash``.
     """
 
     format: str
@@ -28,6 +29,7 @@ class Samples:
     sample_ids: list[str]
     split_keys: list[str]
     files: list[str]
+    content_hash: str | None = None
 
 
 def encode_labels(labels: Sequence[str], source: Path) -> tuple[np.ndarray, list[str]]:

@@ -83,7 +83,8 @@ def _parse_features(
 
 
 def read_npz(folder: Path, path: Path) -> Samples:
-    """Read ``x`` (N×F table, N×H×W or N×C×H×W images; uint8 is scaled to [0, 1]) and ``y`` (N labels)."""
+    """Read ``x`` (N×F table, N×H×W or N×C×H×W images; uint8 stays uint8, other numbers become float32) and ``y``
+    (N labels)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files if name in ("x", "y")}
@@ -113,8 +114,8 @@ def read_npz(folder: Path, path: Path) -> Samples:
         raise DataError(f"{path}: x row {int(np.argmax(bad))} contains NaN or infinite values; clean or drop that row")
     ids, keys = row_ids(x)
     y, classes = encode_labels(_label_strings(path, labels), path)
-    scaled = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-    return Samples("npz", scaled[:, None] if x.ndim == 3 else scaled, y, classes, ids, keys, [path.name])
+    values = x if x.dtype == np.uint8 else x.astype(np.float32)
+    return Samples("npz", values[:, None] if x.ndim == 3 else values, y, classes, ids, keys, [path.name])
 
 
 def _label_strings(path: Path, labels: np.ndarray) -> list[str]:

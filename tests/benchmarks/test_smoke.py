@@ -18,7 +18,7 @@ from benchmarks.__main__ import PARTS
 from benchmarks.nb201_table import TABLE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-GROUPS = (("startup",), ("workers",), ("training_speed", "machinery", "kb", "nb201"))
+GROUPS = (("startup",), ("workers",), ("training_speed", "cnn", "images", "machinery", "kb", "nb201"))
 
 
 @pytest.mark.timeout(300)

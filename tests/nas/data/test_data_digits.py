@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 
 from nas.data import export_digits, load_data_folder
@@ -37,13 +38,14 @@ def test_digits_load_matches_scikit_learn(digits_folder):
     index = [int(sid.split("_")[1].removesuffix(".png")) for sid in ds.sample_ids]
     assert ds.name == "digits" and ds.input_shape == (1, 8, 8) and ds.classes == [str(d) for d in range(10)]
     assert ds.y.numpy().tolist() == digits.target[index].tolist()
-    assert np.abs(ds.x.numpy()[:, 0] - digits.images[index] / 16).max() <= 0.5 / 255 + 1e-6
+    assert ds.x.dtype == torch.uint8  # raw pixels: 0..16 scaled to 0..255 by export_digits
+    assert np.abs(ds.x.numpy()[:, 0] / 255 - digits.images[index] / 16).max() <= 0.5 / 255 + 1e-6
 
 
 def test_digits_meta_features(digits_folder):
     ds = load_data_folder(digits_folder)
     counts = np.bincount(load_digits().target)
-    x = ds.x.numpy().astype(np.float64)
+    x = ds.x.numpy().astype(np.float64) / 255  # meta-features see pixels on the [0, 1] scale
     meta = ds.meta
     assert meta["n_samples"] == 1797 and meta["n_classes"] == 10 == ds.n_classes
     assert meta["input_shape"] == [1, 8, 8] and meta["n_features"] == 64

@@ -1,0 +1,90 @@
+"""A cache of decoded image folders: one ``.npy`` of uint8 pixels (N×C×H×W) plus a small JSON, per folder.
+
+An entry is keyed by the folder's file listing (relative path, size and mtime of every file, dataset.yaml too),
+so a changed, added or removed file gives another key and the folder is decoded again; each folder keeps only its
+latest entry. A cache file that does not read back (truncated, overwritten, its JSON missing or garbled) is
+rebuilt with a :class:`CacheWarning`. Arrays are written to a temporary name first and renamed, so a reader
+never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read back and is being rebuilt."""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """Where one folder's decoded pixels live, and what they were decoded from."""
+
+    pixels: Path
+    meta: Path
+
+    def load(self, mmap: bool) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """The pixels (memory-mapped copy-on-write when ``mmap``) and metadata; None if absent; a
+        :class:`CacheWarning` and None if unreadable."""
+        if not self.pixels.is_file() and not self.meta.is_file():
+            return None
+        try:
+            meta = json.loads(self.meta.read_text())
+            pixels = np.load(self.pixels, mmap_mode="c" if mmap else None, allow_pickle=False)
+            if pixels.dtype != np.uint8 or list(pixels.shape) != meta["shape"]:
+                raise ValueError(f"holds {pixels.dtype} {list(pixels.shape)}, expected uint8 {meta['shape']}")
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            warnings.warn(f"{self.pixels}: the decoded-image cache is corrupt ({reason}); decoding the folder again "
+                          "and rebuilding it", CacheWarning, stacklevel=3)
+            return None
+        return pixels, meta
+
+    def allocate(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A writable memory-mapped array of ``shape`` at a temporary name (see :meth:`commit`)."""
+        self.pixels.parent.mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(self._partial(), mode="w+", dtype=np.uint8, shape=shape)
+
+    def commit(self, pixels: np.ndarray, meta: dict[str, Any]) -> None:
+        """Store ``pixels`` (an array from :meth:`allocate`, or any uint8 array) and ``meta`` as this entry, and remove
+        the folder's older entries."""
+        self.pixels.parent.mkdir(parents=True, exist_ok=True)
+        partial = self._partial()
+        if isinstance(pixels, np.memmap) and Path(str(pixels.filename)) == partial:
+            pixels.flush()
+        else:
+            np.save(partial, pixels)  # np.save keeps a name that already ends in .npy
+        os.replace(partial, self.pixels)
+        tmp = self.meta.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({**meta, "shape": list(pixels.shape)}))
+        os.replace(tmp, self.meta)
+        for old in self.pixels.parent.iterdir():
+            if old.name.split(".")[0] != self.pixels.stem:
+                old.unlink(missing_ok=True)
+
+    def _partial(self) -> Path:
+        return self.pixels.with_name(f"{self.pixels.stem}.partial-{os.getpid()}.npy")  # one per writing process
+
+
+def listing_key(stamps: Mapping[str, tuple[int, int]], extra: str = "") -> str:
+    """A key of a folder's files as they are now: ``stamps`` maps each relative path to (size, mtime in ns)."""
+    digest = hashlib.sha256(extra.encode())
+    for name in sorted(stamps):
+        size, mtime_ns = stamps[name]
+        digest.update(f"\0{name}\0{size}\0{mtime_ns}".encode())
+    return digest.hexdigest()[:32]
+
+
+def cache_entry(root: Path, folder: Path, key: str) -> CacheEntry:
+    """The entry of ``folder`` under ``key`` in the cache folder ``root`` (one sub-folder per data folder)."""
+    place = root / hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    return CacheEntry(place / f"{key}.npy", place / f"{key}.json")

@@ -1,0 +1,96 @@
+"""Decoded image folders: cached under the workspace, re-decoded when files change, memory-mapped beyond a budget,
+decoded in parallel chunks with the same result and the same first error as one process."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nas.data import decode, load_data_folder
+from nas.data.cache import CacheWarning
+from nas.errors import DataError
+
+
+def cache_files(cache: Path, suffix: str) -> list[Path]:
+    return sorted(cache.rglob(f"*{suffix}"))
+
+
+def test_second_load_comes_from_the_cache_with_identical_tensors(image_folder, tmp_path: Path) -> None:
+    folder, cache = image_folder({"cat": 12, "dog": 8}), tmp_path / "cache"
+    first = load_data_folder(folder, cache=cache)
+    assert len(cache_files(cache, ".npy")) == 1
+    # same size and modification time, other bytes: only a cache hit still returns the old pixels
+    image = folder / "cat" / "img_001.png"
+    stat = image.stat()
+    image.write_bytes(image.read_bytes()[::-1][: stat.st_size])
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second = load_data_folder(folder, cache=cache)
+    assert torch.equal(first.x, second.x) and torch.equal(first.y, second.y) and second.x.dtype == torch.uint8
+    assert first.content_hash == second.content_hash and first.sample_ids == second.sample_ids
+    assert first.meta == second.meta
+
+
+def test_a_changed_or_added_file_is_decoded_again(image_folder, write_image, tmp_path: Path) -> None:
+    folder, cache = image_folder({"cat": 6, "dog": 6}), tmp_path / "cache"
+    before = load_data_folder(folder, cache=cache)
+    changed = folder / "dog" / "img_002.png"
+    write_image(changed, value=255)
+    os.utime(changed, ns=(1, changed.stat().st_mtime_ns + 10**9))  # a new mtime even on a coarse clock
+    write_image(folder / "dog" / "img_100.png", value=77)
+    after = load_data_folder(folder, cache=cache)
+    assert after.content_hash != before.content_hash and len(after.y) == 13
+    assert int(after.x[after.sample_ids.index("dog/img_002.png")].unique()) == 255
+    assert int(after.x[after.sample_ids.index("dog/img_100.png")].unique()) == 77
+    assert torch.equal(after.x, load_data_folder(folder).x)  # the same as decoding without a cache
+    assert len(cache_files(cache, ".npy")) == 1  # the folder keeps its latest entry only
+
+
+def test_a_corrupt_cache_file_is_rebuilt_with_a_warning(image_folder, tmp_path: Path) -> None:
+    folder, cache = image_folder(), tmp_path / "cache"
+    fresh = load_data_folder(folder, cache=cache)
+    (pixels,) = cache_files(cache, ".npy")
+    pixels.write_bytes(pixels.read_bytes()[:100])  # cut short, as by a full disk
+    with pytest.warns(CacheWarning, match=r"\.npy: the decoded-image cache is corrupt \(.*\); decoding the folder "
+                                          r"again and rebuilding it"):
+        rebuilt = load_data_folder(folder, cache=cache)
+    assert torch.equal(rebuilt.x, fresh.x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        assert torch.equal(load_data_folder(folder, cache=cache).x, fresh.x)  # rebuilt: reads back cleanly
+
+
+def test_data_above_the_memory_budget_is_memory_mapped_from_the_cache(image_folder, tmp_path: Path) -> None:
+    folder, cache = image_folder({"cat": 30, "dog": 30}, size=(8, 8)), tmp_path / "cache"
+    in_memory = load_data_folder(folder)
+    for attempt in ("decoded", "cached"):
+        streamed = load_data_folder(folder, cache=cache, memory_mb=0.001)
+        (pixels,) = cache_files(cache, ".npy")
+        assert any(str(pixels) in line for line in Path("/proc/self/maps").read_text().splitlines()), attempt
+        # samples in split order: every split is one slice of the mapped file, not a copy
+        for name in ("train", "val", "test", "trainval"):
+            x, y = streamed.split(name)
+            assert x.data_ptr() >= streamed.x.data_ptr() and x.data_ptr() < streamed.x.data_ptr() + streamed.x.numel()
+            ids = [streamed.sample_ids[i] for i in streamed.indices(name)]
+            if name != "trainval":  # each split keeps file order; trainval is train then val
+                assert ids == sorted(ids, key=in_memory.sample_ids.index)
+            assert torch.equal(x, in_memory.x[[in_memory.sample_ids.index(i) for i in ids]])
+        assert streamed.content_hash == in_memory.content_hash
+
+
+def test_parallel_chunks_match_one_process_and_widen_gray_to_rgb(tmp_path: Path, write_image, monkeypatch) -> None:
+    files = [write_image(tmp_path / f"{i:02d}.png", value=i * 9, size=(5, 3)) for i in range(10)]
+    files.append(write_image(tmp_path / "10.png", value=90, size=(5, 3), mode="RGB"))
+    monkeypatch.setattr(decode, "CHUNK_FILES", 3)
+    monkeypatch.setattr(decode, "PARALLEL_MIN_FILES", 1)
+    serial, parallel = decode.decode_images(files, workers=1), decode.decode_images(files, workers=2)
+    assert parallel.shape == (11, 3, 3, 5) and parallel.dtype == np.uint8 and np.array_equal(serial, parallel)
+    assert [np.unique(p).item() for p in parallel] == [i * 9 for i in range(11)]
+    write_image(files[4], size=(4, 3))
+    (tmp_path / "07.png").write_bytes(files[7].read_bytes()[:40])
+    with pytest.raises(DataError, match=r"04.png: image is 4x3 but .*00.png is 5x3; all images must share one size"):
+        decode.decode_images(files, workers=2)
