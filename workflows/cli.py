@@ -57,13 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("init", help="scaffold a project: conf/, the example model, dvc.yaml, params.yaml, git, DVC",
-                       description="Scaffold a nasflow project in DIR (default: .): copy what is missing, keep the rest.")
+                       description="Scaffold a nasflow project in DIR (default: .): "
+                                   "copy what is missing, keep the rest.")
     p.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the project folder (created if missing)")
     p.set_defaults(handler=commands.cmd_init)
 
     p = sub.add_parser("space", help="derive a search space from a model file and write conf/space/<name>.yaml")
     p.set_defaults(handler=commands.cmd_space)
-    p.add_argument("target", metavar="FILE.py:Class", help="a model file and a class (or a function returning a model) in it")
+    p.add_argument("target", metavar="FILE.py:Class",
+                   help="a model file and a class (or a function returning a model) in it")
     p.add_argument("--name", help="config name (default: the class name in snake_case)")
     p.add_argument("--force", action="store_true", help="overwrite an existing space YAML")
     _overrides(p)
@@ -78,32 +80,39 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print the summary as JSON")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
         if name == "search":
-            p.add_argument("--best-file", metavar="FILE", help="also write the chosen trial's number and params as JSON")
+            p.add_argument("--best-file", metavar="FILE",
+                           help="also write the chosen trial's number and params as JSON")
         if name == "retrain":
             p.add_argument("--trial", type=int, help="retrain this trial number instead of the best")
-            p.add_argument("--model-out", metavar="DIR", help="also save the retrained model here (for nasflow register)")
+            p.add_argument("--model-out", metavar="DIR",
+                           help="also save the retrained model here (for nasflow register)")
             p.add_argument("--no-register", dest="register", action="store_false",
-                           help="do not register the model (needs --model-out; register it later with nasflow register)")
+                           help="do not register the model "
+                                "(needs --model-out; register it later with nasflow register)")
         if name != "search":
             p.add_argument("--metrics-file", help="also write the test metrics as JSON here (for DVC metrics)")
         _overrides(p)
 
-    p = sub.add_parser("register", help="register a model saved by 'nasflow retrain --model-out' (champion only if better)")
+    p = sub.add_parser("register",
+                       help="register a model saved by 'nasflow retrain --model-out' (champion only if better)")
     p.set_defaults(handler=commands.cmd_register)
-    p.add_argument("--model-dir", required=True, metavar="DIR", help="the folder written by 'nasflow retrain --model-out'")
+    p.add_argument("--model-dir", required=True, metavar="DIR",
+                   help="the folder written by 'nasflow retrain --model-out'")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
     p.add_argument("--metrics-file", help="also write the test metrics and version as JSON here (for DVC metrics)")
     _overrides(p)
 
-    p = sub.add_parser("config", help="print the composed config as YAML (what DVC's Hydra composition writes to params.yaml)")
+    p = sub.add_parser("config",
+                       help="print the composed config as YAML (what DVC's Hydra composition writes to params.yaml)")
     p.set_defaults(handler=commands.cmd_config)
     p.add_argument("--out", metavar="FILE", help="write it to FILE instead of stdout")
     _overrides(p)
 
     p = sub.add_parser("kb", help="query the knowledge base")
     kb = p.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
-    q = kb.add_parser("query", help="filter records: \"task = 'digits' and test_accuracy >= 0.97 order by params limit 5\"",
+    q = kb.add_parser("query",
+                      help="filter records: \"task = 'digits' and test_accuracy >= 0.97 order by params limit 5\"",
                       description=QUERY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.set_defaults(handler=commands.cmd_kb_query)
     q.add_argument("expression", help="the filter (quote it for the shell); see the language above")
@@ -150,13 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000)")
     _overrides(p)
 
-    p = sub.add_parser("watch", help="retrain and register when DVC-tracked data folders change (champion only if better)")
+    p = sub.add_parser("watch",
+                       help="retrain and register when DVC-tracked data folders change (champion only if better)")
     p.set_defaults(handler=commands.cmd_watch)
     p.add_argument("targets", nargs="*", metavar="FOLDER|KEY=VALUE",
                    help="data folders to watch (default: data.path), then Hydra overrides")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between rounds (default 60)")
     p.add_argument("--max-rounds", type=int, default=0, help="stop after this many rounds (default 0: until Ctrl-C)")
-    p.add_argument("--research", action="store_true", help="re-search (warm-started) instead of retraining the champion")
+    p.add_argument("--research", action="store_true",
+                   help="re-search (warm-started) instead of retraining the champion")
 
     p = sub.add_parser("data", help="data folders")
     data = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)

@@ -56,7 +56,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         from workflows.errors import WorkflowError
 
         if "best_trial" not in summary:
-            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial that meets the selection rule search.select; "
+            raise WorkflowError(f"study '{ctx.ws.study_name}' has no trial that meets the selection rule "
+                                "search.select; "
                                 "relax search.select or search longer (search.n_trials)")
         write_json(args.best_file, {"study": ctx.ws.study_name, "trial": summary["best_trial"],
                                     "params": summary["best_params"]})
@@ -92,10 +93,12 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         save_bundle(Path(args.model_out), ctx, result, number)
     if not args.register:
         write_json(args.metrics_file, {**result.metrics, "params": result.cost.params, "flops": result.cost.flops})
-        saved = {"model_dir": args.model_out, "trial": number, "params": params, "test_accuracy": result.metrics["test_accuracy"],
+        saved = {"model_dir": args.model_out, "trial": number, "params": params,
+                 "test_accuracy": result.metrics["test_accuracy"],
                  "wall_time_s": round(time.perf_counter() - started, 2)}
         print(json.dumps(saved, indent=2, default=str) if args.json else
-              f"retrained trial {number}: test_accuracy {result.metrics['test_accuracy']:.4f}; saved to {args.model_out} "
+              f"retrained trial {number}: test_accuracy {result.metrics['test_accuracy']:.4f}; "
+              f"saved to {args.model_out} "
               f"(register it with: nasflow register --model-dir {args.model_out})")
         return 0
     from workflows.progress import phase_line

@@ -117,7 +117,8 @@ def ensure_registered_model(client: Any, name: str) -> None:
         client.get_registered_model(name)
     except MlflowException:
         try:
-            client.create_registered_model(name, description="Retrained by nasflow; alias 'champion' is the best so far.")
+            client.create_registered_model(
+                name, description="Retrained by nasflow; alias 'champion' is the best so far.")
         except MlflowException:
             client.get_registered_model(name)
 

@@ -60,7 +60,8 @@ def fail_orphan_runs(client: Any, experiment_id: str, study_name: str) -> list[s
 
     runs = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' "
                               "and attributes.status = 'RUNNING'", max_results=1000)
-    dead = [(r.info.run_id, r.data.tags["nasflow.worker"]) for r in runs if is_dead(r.data.tags.get("nasflow.worker", ""))]
+    dead = [(r.info.run_id, r.data.tags["nasflow.worker"]) for r in runs
+            if is_dead(r.data.tags.get("nasflow.worker", ""))]
     for run_id, worker in dead:
         client.set_tag(run_id, "nasflow.failed_reason", f"process {worker} died while this run was open; "
                                                          f"ended by {worker_id()} at start")
@@ -80,7 +81,8 @@ def log_trial_run(client: Any, run_id: str, result: TrialResult) -> None:
     if result.cost is not None:
         metrics += [Metric(k, float(v), now, 0) for k, v in result.cost.as_dict().items() if k != "device"]
     metrics.append(Metric("wall_time_s", result.wall_time_s, now, 0))
-    tags = [RunTag("nasflow.state", result.state)] + ([RunTag("nasflow.error", result.error[:5000])] if result.error else [])
+    tags = [RunTag("nasflow.state", result.state)]
+    tags += [RunTag("nasflow.error", result.error[:5000])] if result.error else []
     tags += [RunTag(PRUNED_TAG, "true")] if result.state == "pruned" else []
     client.log_batch(run_id, metrics=metrics, params=_param_batch(result.params), tags=tags)
     client.set_terminated(run_id, RUN_STATUS[result.state])
@@ -175,7 +177,8 @@ class MlflowSearchObserver(SearchObserver):
 
         if not self.owns_parent or n_done >= n_trials:  # a resumed search with its budget spent: no empty parent
             return
-        run = self.client.create_run(self.experiment_id, run_name=f"search-{study_name}", tags={**self.tags, "nasflow.kind": "search"})
+        run = self.client.create_run(self.experiment_id, run_name=f"search-{study_name}",
+                                     tags={**self.tags, "nasflow.kind": "search"})
         self.parent_id = run.info.run_id
         self.client.log_batch(self.parent_id, params=_param_batch(self.params),
                               tags=[RunTag("nasflow.trials_done_before", str(n_done))])
@@ -188,7 +191,8 @@ class MlflowSearchObserver(SearchObserver):
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"trial-{number}",
-            tags={**self.tags, "mlflow.parentRunId": self.parent_id, "nasflow.kind": "trial", "nasflow.trial": str(number)},
+            tags={**self.tags, "mlflow.parentRunId": self.parent_id, "nasflow.kind": "trial",
+                  "nasflow.trial": str(number)},
         )
         self.open_runs.add(run.info.run_id)
         return run.info.run_id

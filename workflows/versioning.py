@@ -61,12 +61,14 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
     mlflow.set_registry_uri(ctx.ws.mlflow_uri)  # the champion scorer loads models:/…; never an inherited registry
     lineage = ctx.lineage
     tags = {"nasflow.kind": "retrain", "nasflow.model": ctx.ws.model, "nasflow.data": ctx.ws.data,
-            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number), "nasflow.data_hash": ctx.data.content_hash,
+            "nasflow.study": ctx.ws.study_name, "nasflow.trial": str(trial_number),
+            "nasflow.data_hash": ctx.data.content_hash,
             **device_tags(result.cost.device),
             "nasflow.worker": worker_id()}  # a run left RUNNING by a killed process is failed by the next start
     name = f"retrain {ctx.ws.model} trial {trial_number}" if trial_number is not None else f"retrain {ctx.ws.model}"
     with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as run:
-        mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()}, **{f"train.{k}": v for k, v in settings.as_dict().items()}})
+        mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()},
+                           **{f"train.{k}": v for k, v in settings.as_dict().items()}})
         mlflow.set_tag(PARAMS_TAG, json.dumps(params, sort_keys=True))  # typed, for export and retraining
         mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
                             "wall_time_s": result.wall_time_s})
