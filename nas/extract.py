@@ -87,7 +87,9 @@ class ExtractedFactory:
         except (TraceFailure, ModelFileError):
             return {}, []
         node = first_layer(gm)
-        layer = gm.get_submodule(str(node.target)) if node is not None else None
+        if node is None:
+            return {}, []
+        layer = gm.get_submodule(str(node.target))
         if not isinstance(layer, nn.Linear) or layer.in_features != self.shape.role_value("input_size"):
             return {}, []
         size, desc = math.prod(self.shape.input_shape), "x".join(map(str, self.shape.input_shape))

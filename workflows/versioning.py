@@ -70,7 +70,8 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
         mlflow.log_params({**{f"arch.{k}": v for k, v in params.items()},
                            **{f"train.{k}": v for k, v in settings.as_dict().items()}})
         mlflow.set_tag(PARAMS_TAG, json.dumps(params, sort_keys=True))  # typed, for export and retraining
-        mlflow.log_metrics({**result.metrics, **{k: v for k, v in result.cost.as_dict().items() if k != "device"},
+        mlflow.log_metrics({**result.metrics,
+                            **{k: float(v) for k, v in result.cost.as_dict().items() if k != "device"},
                             "wall_time_s": result.wall_time_s})
         x_example, _ = ctx.data.split("test")
         info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file), ctx.data.classes)
@@ -127,7 +128,7 @@ def _record_retrain(ctx: RunContext, result: RetrainResult, trial_number: int | 
 
     open_kb(ctx.ws).record(EvaluationRecord(
         task=task_record(ctx.data), kind="retrain", state="complete", model_name=ctx.ws.model,
-        params=dict(result.params), fingerprint=None, cost=kb_cost(result.cost), metrics=result.metrics,
+        params=dict(result.params), fingerprint=None, cost=kb_cost(result.cost), metrics=dict(result.metrics),
         settings=result.settings.as_dict(), wall_time_s=result.wall_time_s,
         lineage={**ctx.lineage, "trial_number": trial_number, "mlflow_run_id": run_id, "mlflow_model_version": version},
     ))

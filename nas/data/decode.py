@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -22,6 +23,7 @@ from nas.errors import DataError
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "F"})
 PARALLEL_MIN_FILES = 2048  # below this, starting processes costs more than it saves
 CHUNK_FILES = 512
+_T = TypeVar("_T")
 
 Allocate = Callable[[tuple[int, ...]], np.ndarray]
 
@@ -94,7 +96,8 @@ def _to_rgb(out: np.ndarray, filled: int, allocate: Allocate) -> np.ndarray:
 
 
 class _Serial(Executor):
-    def map(self, fn, *iterables, timeout=None, chunksize=1):  # type: ignore[no-untyped-def, override]
+    def map(self, fn: Callable[..., _T], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1) -> Iterator[_T]:
         return map(fn, *iterables)
 
 

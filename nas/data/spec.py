@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import yaml
 
@@ -73,6 +73,10 @@ def _reject_unknown(path: Path, raw: dict, allowed: tuple[str, ...], prefix: str
         )
 
 
+@overload
+def _text(path: Path, raw: dict, key: str, default: str) -> str: ...
+@overload
+def _text(path: Path, raw: dict, key: str, default: None) -> str | None: ...
 def _text(path: Path, raw: dict, key: str, default: str | None) -> str | None:
     value = raw.get(key, default)
     if value is None:
