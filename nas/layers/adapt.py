@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import fx, nn
@@ -53,6 +53,8 @@ class AdaptFailure(NasError):
 
 
 class _Runner(fx.Interpreter):
+    module: fx.GraphModule  # the traced graph it runs (fx.Interpreter types it as any Module)
+
     def __init__(self, gm: fx.GraphModule, input_desc: str, notes: list[Adaptation] | None) -> None:
         super().__init__(gm, garbage_collect_values=True)
         self.extra_traceback = False
@@ -103,7 +105,7 @@ class _Runner(fx.Interpreter):
         sizes = n.args[1:]
         if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
             sizes = tuple(sizes[0])
-        x = self.env.get(n.args[0])
+        x = self.env.get(cast(fx.Node, n.args[0]))  # the tensor viewed
         if len(sizes) < 2 or not isinstance(x, torch.Tensor) or x.dim() < 2:
             return
         lead, rest = sizes[0], sizes[1:]
@@ -117,7 +119,8 @@ class _Runner(fx.Interpreter):
             new, reason = "flatten(x, 1)", f"flatten size for input {self.input_desc}"
         else:
             wanted = per_sample[-len(rest):]
-            if math.prod(rest) == math.prod(per_sample) or len(rest) > len(per_sample):
+            sizes_in = cast(tuple[int, ...], rest)  # all ints, checked above
+            if math.prod(sizes_in) == math.prod(per_sample) or len(rest) > len(per_sample):
                 return
             if math.prod(wanted) != math.prod(per_sample):
                 return

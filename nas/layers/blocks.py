@@ -8,7 +8,9 @@ Changing the depth removes segments from the end of the run or appends fresh cop
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from torch import fx
 
@@ -56,6 +58,13 @@ def _interface(nodes: list[fx.Node]) -> tuple[fx.Node, fx.Node] | None:
     if len(ins) != 1 or len(outs) != 1:
         return None
     return next(iter(ins)), outs[0]
+
+
+def _run_interface(nodes: list[fx.Node]) -> tuple[fx.Node, fx.Node]:
+    """The input and output of a run's segment (``_segment`` admits only segments that have one of each)."""
+    face = _interface(nodes)
+    assert face is not None
+    return face
 
 
 def _signature(gm: fx.GraphModule, paths: list[str]) -> tuple:
@@ -110,8 +119,8 @@ def _runs_in(gm: fx.GraphModule, container: str, children: list[str]) -> list[Ru
             if len(segs) >= 2 and (best is None or len(segs) * p > best[0]):
                 best = (len(segs) * p, segs)
         if best is None:
-            p = _lone_period(gm, container, children, a)
-            best = (p, [children[a : a + p]]) if p else None
+            lone = _lone_period(gm, container, children, a)
+            best = (lone, [children[a : a + lone]]) if lone else None
         if best is None:
             a += 1
             continue
@@ -163,7 +172,7 @@ def set_depth(gm: fx.GraphModule, run: Run, depth: int) -> None:
     for names in reversed(run.segments[depth:]):
         paths = [run.child_path(c) for c in names]
         nodes = _segment_nodes(gm, paths)
-        x_in, x_out = _interface(nodes)
+        x_in, x_out = _run_interface(nodes)
         x_out.replace_all_uses_with(x_in)
         for node in reversed(nodes):
             gm.graph.erase_node(node)
@@ -179,7 +188,7 @@ def _append_copies(gm: fx.GraphModule, run: Run, count: int) -> None:
     container = gm.get_submodule(run.container) if run.container else gm
     last = run.segments[-1]
     nodes = _segment_nodes(gm, [run.child_path(c) for c in last])
-    x_in, x_out = _interface(nodes)
+    x_in, x_out = _run_interface(nodes)
     current = x_out
     used = {int(k) for k in container._modules if k.isdigit()}
     for _ in range(count):
@@ -189,15 +198,22 @@ def _append_copies(gm: fx.GraphModule, run: Run, count: int) -> None:
             used.add(int(new))
             fresh = copy.deepcopy(container.get_submodule(child))
             for m in fresh.modules():
-                if hasattr(m, "reset_parameters"):
-                    m.reset_parameters()
+                if hasattr(m, "reset_parameters"):  # Module.__getattr__ types it as a Tensor or a Module
+                    cast(Callable[[], None], m.reset_parameters)()
             container.add_module(new, fresh)
             rename[run.child_path(child)] = run.child_path(new)
         env: dict[fx.Node, fx.Node] = {x_in: current}
-        anchor, copies = current, set()
+        anchor, copies = current, set[fx.Node]()
+
+        def copied(arg: fx.Node, env: dict[fx.Node, fx.Node] = env) -> fx.Node:
+            return env.get(arg, arg)
+
+        def outside(user: fx.Node, copies: set[fx.Node] = copies) -> bool:
+            return user not in copies
+
         for node in nodes:
             with gm.graph.inserting_after(anchor):
-                new_node = gm.graph.node_copy(node, lambda arg, env=env: env.get(arg, arg))
+                new_node = gm.graph.node_copy(node, copied)
             if node.op in ("call_module", "get_attr"):
                 new_node.target = _renamed(str(node.target), rename)
             stack = node.meta.get("nn_module_stack")
@@ -206,7 +222,7 @@ def _append_copies(gm: fx.GraphModule, run: Run, count: int) -> None:
             env[node] = anchor = new_node
             copies.add(new_node)
         new_out = env[x_out]
-        current.replace_all_uses_with(new_out, delete_user_cb=lambda user, copies=copies: user not in copies)
+        current.replace_all_uses_with(new_out, delete_user_cb=outside)
         current = new_out
 
 

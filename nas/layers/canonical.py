@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections import Counter
-from typing import Any
+from collections.abc import Container
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -87,7 +88,9 @@ _ZERO_KEEPING_MODULES = (
     nn.Flatten,
     nn.Upsample,
 ) + DROPOUT_TYPES
-_ACTIVATION_DEFAULTS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}, "gelu": {"approximate": "none"}}
+_ACTIVATION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}, "gelu": {"approximate": "none"}
+}
 
 
 def _digest(text: str) -> str:
@@ -212,7 +215,7 @@ class Canonical:
             )
 
     def _visit_dropout(self, node: fx.Node, kind: str, inputs: list[fx.Node]) -> None:
-        p = node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5)
+        p = cast(float, node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5))  # a traced rate
         training = node.kwargs.get("training", node.kwargs.get("train", node.args[2] if len(node.args) > 2 else True))
         self._term_dropout(node, kind, float(p) if training is not False else 0.0, inputs[0])
 
@@ -271,7 +274,7 @@ def _live_nodes(graph: fx.Graph) -> set[fx.Node]:
     return live
 
 
-def _is(target: Any, group: set) -> bool:
+def _is(target: Any, group: Container[Any]) -> bool:
     try:
         return target in group
     except TypeError:

@@ -81,6 +81,7 @@ def _probe_values(label: str, dim: Dimension) -> list[Any]:
         return []
     if dim.kind == "categorical":
         return [c for c in dim.choices or () if c != dim.default]
+    assert dim.low is not None and dim.high is not None  # an int dimension is validated to have both bounds
     if label.endswith(".depth"):
         return [int(dim.low), int(dim.high)]
     return [int(dim.default) + 1 if dim.default + 1 <= dim.high else int(dim.low)]

@@ -11,8 +11,9 @@ from torch import fx, nn
 from nas.errors import NasError
 from nas.layers.modules import type_name
 
-#: Functional dropouts turned into modules (so a traced graph still honours ``model.eval()``).
-FUNCTIONAL_DROPOUT = {
+#: Functional dropouts turned into modules (so a traced graph still honours ``model.eval()``), keyed by the
+#: function; any fx node target may be looked up.
+FUNCTIONAL_DROPOUT: dict[object, type[nn.Module]] = {
     F.dropout: nn.Dropout,
     F.dropout1d: nn.Dropout1d,
     F.dropout2d: nn.Dropout2d,
@@ -115,7 +116,12 @@ def _target_name(node: fx.Node) -> str:
 def tensor_inputs(node: fx.Node) -> list[fx.Node]:
     """The node arguments of ``node`` (flattened through lists, tuples and kwargs), in order."""
     found: list[fx.Node] = []
-    fx.node.map_arg((node.args, node.kwargs), lambda n: found.append(n) or n)
+
+    def keep(n: fx.Node) -> fx.Node:
+        found.append(n)
+        return n
+
+    fx.node.map_arg((node.args, node.kwargs), keep)
     return found
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-CONV_TYPES: tuple[type, ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-LINEAR_TYPES: tuple[type, ...] = (nn.Linear,)
+Conv = nn.Conv1d | nn.Conv2d | nn.Conv3d
+Dropout = nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.Dropout3d | nn.AlphaDropout
+
+CONV_TYPES: tuple[type[Conv], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+LINEAR_TYPES: tuple[type[nn.Linear], ...] = (nn.Linear,)
 BATCH_NORM_TYPES: tuple[type, ...] = (
     nn.BatchNorm1d,
     nn.BatchNorm2d,
@@ -19,8 +22,8 @@ BATCH_NORM_TYPES: tuple[type, ...] = (
     nn.InstanceNorm2d,
     nn.InstanceNorm3d,
 )
-DROPOUT_TYPES: tuple[type, ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
-RECURRENT_TYPES: tuple[type, ...] = (nn.RNN, nn.LSTM, nn.GRU)
+DROPOUT_TYPES: tuple[type[Dropout], ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+RECURRENT_TYPES: tuple[type[nn.RNNBase], ...] = (nn.RNN, nn.LSTM, nn.GRU)
 _RECURRENT_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
 
 #: Activation functions a search may choose between, by name.
@@ -172,7 +175,7 @@ def resized_for_input(module: nn.Module, x: torch.Tensor) -> nn.Module | None:
 
 def width_of(module: nn.Module) -> int:
     """The output width of a producer layer."""
-    return int(module.out_features if isinstance(module, LINEAR_TYPES) else module.out_channels)
+    return int(module.out_features if isinstance(module, LINEAR_TYPES) else cast(Conv, module).out_channels)
 
 
 def width_attr(module: nn.Module) -> str:

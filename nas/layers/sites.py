@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from torch import fx, nn
 
@@ -15,6 +15,8 @@ from nas.layers.modules import (
     CONV_TYPES,
     DROPOUT_TYPES,
     RECURRENT_TYPES,
+    Conv,
+    Dropout,
     activation_name,
     is_depthwise,
     is_producer,
@@ -37,7 +39,7 @@ class Site:
     same_padding: bool = True
 
 
-def _kernel_site(path: str, conv: nn.Module) -> Site | None:
+def _kernel_site(path: str, conv: Conv) -> Site | None:
     k = conv.kernel_size
     if len(set(k)) != 1 or k[0] % 2 == 0 or any(d != 1 for d in conv.dilation):
         return None
@@ -56,7 +58,7 @@ def _kernel_site(path: str, conv: nn.Module) -> Site | None:
     return Site(f"{path}.kernel_size", "kernel", path, Dimension("categorical", choices=choices, default=size), same)
 
 
-def _dropout_site(path: str, module: nn.Module) -> Site:
+def _dropout_site(path: str, module: Dropout) -> Site:
     p = float(module.p)
     high = round(min(0.9, max(0.5, 2 * p)), 4)
     return Site(f"{path}.p", "dropout", path, Dimension("float", low=0.0, high=high, default=p))
@@ -69,7 +71,7 @@ def _activation_site(label_name: str, target: str, current: str) -> Site:
     )
 
 
-def _recurrent_sites(path: str, rnn: nn.Module) -> list[Site]:
+def _recurrent_sites(path: str, rnn: nn.RNNBase) -> list[Site]:
     """Hidden size, number of layers and direction of an RNN/LSTM/GRU (the next layer's width follows them)."""
     hidden, layers = int(rnn.hidden_size), int(rnn.num_layers)
     return [
@@ -119,20 +121,23 @@ def find_sites(gm: fx.GraphModule) -> list[Site]:
 
 
 def module_changes(site: Site, module: nn.Module, value: Any) -> dict[str, Any]:
-    """Constructor changes that set ``site`` of ``module`` to ``value`` (empty if it already has it)."""
+    """Constructor changes that set ``site`` of ``module`` to ``value`` (empty if it already has it).
+
+    ``module`` is the layer ``find_sites`` found the site on: a conv for a kernel, a dropout, or a recurrent layer."""
     if site.kind == "kernel":
+        conv = cast(Conv, module)
         size = int(value)
-        if module.kernel_size[0] == size:
+        if conv.kernel_size[0] == size:
             return {}
-        dims = len(module.kernel_size)
-        padding: Any = "same" if isinstance(module.padding, str) else (size // 2 if site.same_padding else 0,) * dims
+        dims = len(conv.kernel_size)
+        padding: Any = "same" if isinstance(conv.padding, str) else (size // 2 if site.same_padding else 0,) * dims
         return {"kernel_size": (size,) * dims, "padding": padding}
     if site.kind == "dropout":
-        return {} if float(module.p) == float(value) else {"p": float(value)}
+        return {} if float(cast(Dropout, module).p) == float(value) else {"p": float(value)}
     if site.kind in ("hidden_size", "num_layers"):
         return {} if getattr(module, site.kind) == int(value) else {site.kind: int(value)}
     if site.kind == "bidirectional":
-        return {} if module.bidirectional == bool(value) else {"bidirectional": bool(value)}
+        return {} if cast(nn.RNNBase, module).bidirectional == bool(value) else {"bidirectional": bool(value)}
     return {}
 
 

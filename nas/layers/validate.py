@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nas.errors import SpaceError
 from nas.layers.modules import ACTIVATION_MODULES
 from nas.space import Dimension
@@ -19,7 +21,7 @@ def check_layer_dimension(label: str, dim: Dimension, extracted: Dimension, sour
             )
         return
     if kind == "kernel":
-        values = list(dim.choices or ()) if dim.kind == "categorical" else [dim.low, dim.high]
+        values: list[Any] = list(dim.choices or ()) if dim.kind == "categorical" else [dim.low, dim.high]
         bad = [v for v in values if not isinstance(v, int) or v < 1 or v % 2 == 0]
         if bad:
             raise SpaceError(f"{where} has kernel size(s) {bad}; use odd positive integers (1, 3, 5, ...)")
