@@ -81,7 +81,8 @@ def load_data(cfg: DictConfig) -> Dataset:
             "or point data.path at your data"
         )
     cache = Path(cfg.workspace).expanduser().resolve() / "cache"
-    data = load_data_folder(path, name=cfg.data.name, cache=cache, memory_mb=float(cfg.data.memory_mb))
+    data = load_data_folder(path, name=cfg.data.name, cache=cache, memory_mb=float(cfg.data.memory_mb),
+                            defer_cache=True)  # written once a search or retrain starts: see Dataset.save_cache
     check_measurable({name: len(getattr(data, f"{name}_idx")) for name in ("train", "val", "test")},
                      data.n_classes, str(path))
     return data

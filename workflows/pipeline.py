@@ -27,6 +27,7 @@ def retrain_model(ctx: RunContext, params: dict[str, Any], show_progress: bool =
     from workflows.pause import pause_at
     from workflows.progress import EpochProgress
 
+    ctx.data.save_cache()  # the settings are sound: keep the decoded images for the next run
     settings = TrainSettings(**{**ctx.train_settings.as_dict(), "epochs": ctx.cfg.train.retrain_epochs})
     with EpochProgress(label, settings.epochs, show_progress) as bar:
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:

@@ -113,6 +113,7 @@ def search_in_process(ctx: RunContext, show_progress: bool = True, parent_run_id
     from workflows.trial_restore import restore_trial_records
 
     warm_up()
+    ctx.data.save_cache()  # the settings are sound: keep the decoded images for the next run
     tracker = _tracker(ctx, parent_run_id)
     kb_observer, progress = _observers(ctx, tracker, show_progress)
     if parent_run_id is None:  # else a worker, whose coordinator did this before starting it
@@ -175,6 +176,7 @@ def search_with_workers(ctx: RunContext, show_progress: bool = True) -> Study:
     on its start line."""
     from workflows.progress import StudyProgress
 
+    ctx.data.save_cache()  # the settings are sound: keep the decoded images for the next run
     envs = worker_envs(ctx)
     workers = [subprocess.Popen([sys.executable, "-m", "workflows.worker", str(path)], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,13 @@ class Dataset:
     content_hash: str
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    pending_cache: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def save_cache(self) -> None:
+        """Write the decode-cache entry that loading was asked to defer (``defer_cache``), once; else nothing."""
+        save, self.pending_cache = self.pending_cache, None
+        if save is not None:
+            save()
 
     @property
     def input_shape(self) -> tuple[int, ...]:

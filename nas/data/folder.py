@@ -21,11 +21,13 @@ FORMATS_HELP = "class sub-folders of PNG/JPEG images, one CSV with a label colum
 
 
 def load_data_folder(folder: Path | str, name: str | None = None, cache: Path | None = None,
-                     memory_mb: float = math.inf) -> Dataset:
+                     memory_mb: float = math.inf, defer_cache: bool = False) -> Dataset:
     """Load ``folder`` into memory; ``name`` defaults to dataset.yaml's ``name``, then the folder's name.
 
     Decoded images are cached in the folder ``cache`` when given (read back while the files are unchanged); image
-    pixels larger than ``memory_mb`` are memory-mapped from that cache instead of read into memory.
+    pixels larger than ``memory_mb`` are memory-mapped from that cache instead of read into memory. With
+    ``defer_cache`` a new in-memory entry is written only by :meth:`Dataset.save_cache` (so a command that stops
+    on a bad setting after loading the data writes nothing).
 
     Raises :class:`DataError` with one line naming the file (and row), the problem and the fix.
     """
@@ -35,7 +37,7 @@ def load_data_folder(folder: Path | str, name: str | None = None, cache: Path | 
     if not folder.is_dir():
         raise DataError(f"{folder}: data folder not found; create it with {FORMATS_HELP}")
     spec = read_spec(folder)
-    samples = _read(folder, spec, cache, memory_mb)
+    samples = _read(folder, spec, cache, memory_mb, defer_cache)
     splits = assign_splits(samples.split_keys, spec.val, spec.test, spec.seed)
     _check_splits(spec, folder, splits)
     files = samples.files + ([SPEC_FILE] if spec.path else [])
@@ -53,10 +55,11 @@ def load_data_folder(folder: Path | str, name: str | None = None, cache: Path | 
         content_hash=samples.content_hash or content_hash(folder, files),
         meta=meta_features(samples.x, samples.y, samples.classes, spec.task_type, samples.format, splits),
         path=folder,
+        pending_cache=samples.save_cache,
     )
 
 
-def _read(folder: Path, spec: DatasetSpec, cache: Path | None, memory_mb: float) -> Samples:
+def _read(folder: Path, spec: DatasetSpec, cache: Path | None, memory_mb: float, defer_cache: bool) -> Samples:
     """Detect which one format ``folder`` holds and read it."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     found = {
@@ -78,7 +81,7 @@ def _read(folder: Path, spec: DatasetSpec, cache: Path | None, memory_mb: float)
         raise DataError(f"{folder}: no data found; add {FORMATS_HELP}")
     ((kind, paths),) = present.items()
     if kind == "class folders":
-        return read_images(folder, paths, spec, cache, memory_mb)
+        return read_images(folder, paths, spec, cache, memory_mb, defer_cache)
     if len(paths) > 1:
         raise DataError(
             f"{folder}: holds {len(paths)} {kind} ({', '.join(p.name for p in paths)}); merge them into one"

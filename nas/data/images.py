@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +27,14 @@ def is_image(path: Path) -> bool:
 
 
 def read_images(folder: Path, class_dirs: list[Path], spec: DatasetSpec, cache: Path | None = None,
-                memory_mb: float = math.inf) -> Samples:
+                memory_mb: float = math.inf, defer_cache: bool = False) -> Samples:
     """Decode every image under ``class_dirs`` into one N×C×H×W uint8 array (raw pixels 0..255).
 
     All images are converted to grayscale (C=1) if every one is grayscale, else to RGB (C=3). With a ``cache``
     folder the decoded array is kept there (see :mod:`nas.data.cache`) and read back while the files are unchanged;
     pixels larger than ``memory_mb`` are decoded straight into the cache file and memory-mapped from it, the samples
-    ordered train, val, test so that each split is one contiguous slice of the file (no copy).
+    ordered train, val, test so that each split is one contiguous slice of the file (no copy). With ``defer_cache``
+    an in-memory entry is written only when the returned samples' ``save_cache`` is called.
     """
     listed = _list_images(class_dirs)
     files: list[str | Path] = [entry.path for _, entry in listed]
@@ -44,7 +47,8 @@ def read_images(folder: Path, class_dirs: list[Path], spec: DatasetSpec, cache: 
         order = np.concatenate([splits[name] for name in SPLITS]).tolist()
         files, labels, ids = [files[i] for i in order], [labels[i] for i in order], [ids[i] for i in order]
     names = ids + ([SPEC_FILE] if spec.path else [])
-    digest = None
+    digest: str | None = None
+    save: Callable[[], None] | None = None
     if cache is None:
         pixels = decode_images(files)
     else:
@@ -58,11 +62,15 @@ def read_images(folder: Path, class_dirs: list[Path], spec: DatasetSpec, cache: 
         else:
             pixels = decode_images(files, entry.allocate if streamed else in_memory)
             digest = content_hash(folder, names)
-            entry.commit(pixels, {"content_hash": digest, "files": len(files)})
+            meta = {"content_hash": digest, "files": len(files)}
+            save = partial(entry.commit, pixels, meta)
+            if streamed or not defer_cache:  # a streamed array lives in the cache file: it is written now
+                save()
+                save = None
             reopened = entry.load(mmap=True) if streamed else None
             pixels = reopened[0] if reopened is not None else pixels  # copy-on-write: nothing writes to the cache
     y, classes = encode_labels(labels, folder)
-    return Samples("images", pixels, y, classes, ids, ids, ids, content_hash=digest)
+    return Samples("images", pixels, y, classes, ids, ids, ids, content_hash=digest, save_cache=save)
 
 
 def _stamp(entry: os.DirEntry[str] | os.stat_result) -> tuple[int, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,8 @@ class Samples:
     ``x`` is uint8 pixels (N×C×H×W images, possibly memory-mapped from the decode cache) or float32 (N×F raw
     table features, float images of an ``.npz``); ``y`` holds int64 indices into ``classes``; ``split_keys`` decide
     each sample's split (equal keys share a split); ``files`` are the data files read, relative to the folder, for
-    the content hash, which a reader that knows it already (the decode cache) gives as ``content_hash``.
+    the content hash, which a reader that knows it already (the decode cache) gives as ``content_hash``;
+    ``save_cache`` writes a decode-cache entry that was asked to wait (see :func:`nas.data.load_data_folder`).
     """
 
     format: str
@@ -30,6 +31,7 @@ class Samples:
     split_keys: list[str]
     files: list[str]
     content_hash: str | None = None
+    save_cache: Callable[[], None] | None = None
 
 
 def encode_labels(labels: Sequence[str], source: Path) -> tuple[np.ndarray, list[str]]:

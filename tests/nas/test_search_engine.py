@@ -172,5 +172,5 @@ def test_an_observer_error_stops_the_search_and_keeps_finished_trials(factory, d
     study = open_study(settings)
     assert [t.state.name for t in study.trials] == states  # a trial that ran keeps its result; none runs after
     if event == "started":
-        assert study.trials[1].user_attrs["fail_reason"] == "search stopped before this trial: tracking server gone"
+        assert study.trials[1].user_attrs["fail_reason"] == "not run: recording failed (tracking server gone)"
         assert 1 not in observer.trained

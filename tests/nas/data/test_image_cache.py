@@ -94,3 +94,14 @@ def test_parallel_chunks_match_one_process_and_widen_gray_to_rgb(tmp_path: Path,
     (tmp_path / "07.png").write_bytes(files[7].read_bytes()[:40])
     with pytest.raises(DataError, match=r"04.png: image is 4x3 but .*00.png is 5x3; all images must share one size"):
         decode.decode_images(files, workers=2)
+
+
+def test_a_deferred_cache_entry_is_written_only_when_saved(image_folder, tmp_path: Path) -> None:
+    folder, cache = image_folder({"cat": 12, "dog": 8}), tmp_path / "cache"
+    data = load_data_folder(folder, cache=cache, defer_cache=True)
+    assert cache_files(cache, ".npy") == []
+    data.save_cache()
+    data.save_cache()  # once only
+    assert len(cache_files(cache, ".npy")) == 1
+    again = load_data_folder(folder, cache=cache, defer_cache=True)
+    assert again.pending_cache is None and torch.equal(again.x, data.x)  # read back: nothing left to write
