@@ -76,8 +76,10 @@ class TrainingEvaluator:
 
 
 def example_batch(data: SplitData, settings: TrainSettings) -> torch.Tensor:
-    """One training batch of inputs: what costs, fingerprints and training-free scores are measured on."""
-    return data.split("train")[0][: settings.batch_size]
+    """One training batch of inputs as the model takes them (float, as the training loop converts uint8 pixels):
+    what costs, fingerprints, the output check and training-free scores are measured on."""
+    x = data.split("train")[0][: settings.batch_size]
+    return x if x.is_floating_point() else x.float()
 
 
 def params_key(_model: Any, _example: torch.Tensor, params: dict[str, Any]) -> str:
