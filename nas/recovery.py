@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 WORKER_ATTR, RETRY_ATTR = "worker", "retry_of"
+HOST_ENV = "NASFLOW_HOST"  # the host name trials record; set it where machines share one (containers, clones)
 WAIT_POLL_S = 1.0  # how often a worker at the end of the budget looks at the others' trials
 
 
@@ -20,16 +21,22 @@ def _start_time(pid: int) -> str | None:
     return None if fields[0] == "Z" else fields[19]
 
 
+def host_name() -> str:
+    """This host as trials record it: ``$NASFLOW_HOST``, else the machine's host name. Only a process of the same
+    host can be judged dead by its pid; others are left to the storage heartbeat."""
+    return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
 def worker_id() -> str:
     """This process as ``host:pid:start-time``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+    return f"{host_name()}:{os.getpid()}:{_start_time(os.getpid())}"
 
 
 def is_dead(worker: str) -> bool:
     """Whether ``worker`` (from :func:`worker_id`) ran on this host and no longer runs; other hosts: unknown (False)."""
     host, _, rest = worker.partition(":")
     pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != host_name() or not pid.isdigit():
         return False
     return _start_time(int(pid)) != started
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from nas.recovery import HOST_ENV
 from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
 from tests.workflows.shared_services import FINISHED, check_records, ended_in_mlflow, load, overrides, pid_of
 
@@ -24,7 +25,8 @@ def start_group(workspace: Path, args: list[str], seed: int) -> subprocess.Popen
     workspace.mkdir(parents=True)
     args = ["--json", "--no-progress", *args]
     with open(workspace.with_suffix(".out"), "w") as out, open(workspace.with_suffix(".err"), "w") as err:
-        return subprocess.Popen([*NASFLOW, "search", *args, f"search.seed={seed}"], cwd=REPO, env=cli_env(workspace),
+        env = {**cli_env(workspace), HOST_ENV: f"host-{seed}"}  # as separate machines: no pid check across them
+        return subprocess.Popen([*NASFLOW, "search", *args, f"search.seed={seed}"], cwd=REPO, env=env,
                                 stdout=out, stderr=err, text=True)
 
 

@@ -65,7 +65,7 @@ def test_a_tracking_server_stopped_mid_search_keeps_finished_trials(workspace: P
     with postgres_database(postgres_url()) as store, \
             mlflow_server(store, tmp_path / "artifacts", tmp_path / "server.log") as server:
         args = ["search", "--no-progress", f"data.path={digits_folder}", f"tracking.uri={server.uri}",
-                "tracking.retry_s=2", "tracking.request_timeout_s=5", "search.n_trials=8", "train.epochs=1",
+                "tracking.retry_s=2", "tracking.request_timeout_s=5", "search.n_trials=40", "train.epochs=1",
                 "search.pruner=none", "tracking.experiment=down"]
         search = subprocess.Popen([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
@@ -84,7 +84,7 @@ def test_a_tracking_server_stopped_mid_search_keeps_finished_trials(workspace: P
     study = optuna.load_study(study_name="digits_cnn-digits",
                               storage=make_storage(f"journal:///{workspace / 'optuna.journal'}"))
     finished = sorted(t.number for t in study.trials if t.state.name == "COMPLETE")
-    assert finished and len(finished) < 8
+    assert finished and len(finished) < 40  # the search stopped with the server, before its budget
     assert not [t for t in study.trials if t.state.name == "RUNNING"]
     with KnowledgeBase(f"sqlite:///{workspace / 'kb.db'}") as kb:
         recorded = sorted(kb.get(row["id"]).lineage["trial_number"] for row in kb.query("kind = 'trial'").to_dicts())
