@@ -2,7 +2,8 @@
 
 Owns composing and validating configs (``schema``, ``config``), the run context (``context``: config → data, space,
 settings, workspace), MLflow tracking (``tracking``), the registry (``registry``, ``versioning``), knowledge-base
-records (``kb_records``), the DVC loop (``data_versioning``, ``watch``), the search run (``search_run``), and the
+records (``kb_records``), the DVC loop (``data_versioning``, ``watch``), the search run (``search_run``), the servers
+it starts (``serve``), and the
 thin CLI (``cli`` binds each subcommand's handler in ``commands``). It may import ``nas``, ``knowledge_base`` and
 every library; ``nas`` and ``knowledge_base`` never import it. Within it, arrows point one way (context at the
 bottom, the CLI on top) and ``tests/test_import_rules.py`` fails on any import circle.

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from workflows.config import compose_config, config_dir
@@ -229,6 +227,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
                "--workers", "1"]
     url = f"http://127.0.0.1:{args.port}/#/experiments/{experiment_id}/runs"  # the runs table, not the overview
     print(f"MLflow UI for {ws.mlflow_uri} at {url} (Ctrl-C stops it)", file=sys.stderr)
+    from workflows.serve import serve
+
     return serve(command, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")  # no background job runners for browsing
 
 
@@ -261,28 +261,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     journal = ws.optuna_url.split("://", 1)[1] if ws.optuna_url.startswith("journal:") else None
     storage = "/" + journal.lstrip("/") if journal is not None else ws.optuna_url
     print(f"optuna-dashboard for {storage} at http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    from workflows.serve import serve
+
     return serve([executable, storage, "--host", "127.0.0.1", "--port", str(args.port)])
-
-
-def serve(command: list[str], **env: str) -> int:
-    """Run a server in its own process group until it exits, Ctrl-C or SIGTERM; then stop the whole group."""
-    import os
-    import signal
-
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    server = subprocess.Popen(command, start_new_session=True, env={**os.environ, **env})
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        return 0
 
 
 def cmd_data_init(args: argparse.Namespace) -> int:

@@ -1,0 +1,26 @@
+"""Process supervision for the servers nasflow starts (``nasflow ui``, ``nasflow dashboard``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from types import FrameType
+
+
+def serve(command: list[str], **env: str) -> int:
+    """Run a server in its own process group until it exits, Ctrl-C or SIGTERM; then stop the whole group."""
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    server = subprocess.Popen(command, start_new_session=True, env={**os.environ, **env})
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        return 0
