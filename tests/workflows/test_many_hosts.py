@@ -15,17 +15,18 @@ import pytest
 
 from nas.recovery import HOST_ENV
 from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
-from tests.workflows.shared_services import FINISHED, check_records, ended_in_mlflow, load, overrides, pid_of
+from tests.workflows.shared_services import check_records, load, overrides, pid_of
+from workflows.pause import MARKER_ENV, PAUSE_ENV
 
 pytestmark = pytest.mark.slow
 
 
-def start_group(workspace: Path, args: list[str], seed: int) -> subprocess.Popen:
+def start_group(workspace: Path, args: list[str], seed: int, **extra_env: str) -> subprocess.Popen:
     """One worker group: ``nasflow search`` in a workspace of its own, output kept in files beside it."""
     workspace.mkdir(parents=True)
     args = ["--json", "--no-progress", *args]
     with open(workspace.with_suffix(".out"), "w") as out, open(workspace.with_suffix(".err"), "w") as err:
-        env = {**cli_env(workspace), HOST_ENV: f"host-{seed}"}  # as separate machines: no pid check across them
+        env = {**cli_env(workspace), HOST_ENV: f"host-{seed}", **extra_env}  # as separate machines: no pid check across them
         return subprocess.Popen([*NASFLOW, "search", *args, f"search.seed={seed}"], cwd=REPO, env=env,
                                 stdout=out, stderr=err, text=True)
 
@@ -63,19 +64,14 @@ def test_kill_9_of_one_group_mid_trial_is_retried_by_the_other_through_the_heart
         services: dict[str, str], digits_folder: Path, tmp_path: Path) -> None:
     args = overrides(services, digits_folder, 4, "search.heartbeat=1", "search.grace_period=5")
     hosts = [tmp_path / "host-a", tmp_path / "host-b"]
-    victim_group, survivor = (start_group(ws, args, seed) for seed, ws in enumerate(hosts))
-    deadline, victim = time.monotonic() + 300, None
-    while victim is None:
-        assert time.monotonic() < deadline and victim_group.poll() is None and survivor.poll() is None, \
-            "group a never ran a trial while group b was still searching"
+    marker = tmp_path / "paused"  # the victim stops for good inside its first trial (workflows/pause.py)
+    victim_group = start_group(hosts[0], args, 0, **{PAUSE_ENV: "trial-epoch", MARKER_ENV: str(marker)})
+    survivor = start_group(hosts[1], args, 1)
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        assert time.monotonic() < deadline and victim_group.poll() is None, "group a never reached a trial epoch"
         time.sleep(0.05)
-        try:
-            trials = [t for t in load(services).trials if pid_of(t) == victim_group.pid]
-        except KeyError:  # the study does not exist yet
-            continue
-        done = [t.number for t in trials if t.state in FINISHED]
-        if not done or ended_in_mlflow(services, done):  # no MLflow write of a finished trial still in flight
-            victim = next((t for t in trials if t.state.name == "RUNNING"), None)
+    (victim,) = [t for t in load(services).trials if pid_of(t) == victim_group.pid and t.state.name == "RUNNING"]
     os.kill(victim_group.pid, signal.SIGKILL)
     victim_group.wait()
     assert load(services).trials[victim.number].state.name == "RUNNING", "killed mid-trial"
