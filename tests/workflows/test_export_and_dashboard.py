@@ -27,6 +27,16 @@ torch.save(model(x).detach(), {outputs!r})
 """
 
 
+def exported_outputs(report: dict, x: torch.Tensor, folder: Path) -> torch.Tensor:
+    """The outputs on ``x`` of the model ``nasflow export`` wrote (``report``), run in a process that cannot import
+    nasflow."""
+    torch.save(x, folder / "x.pt")
+    script = LOAD_WITHOUT_NASFLOW.format(py=report["model_py"], weights=report["weights"],
+                                         inputs=str(folder / "x.pt"), outputs=str(folder / "y.pt"))
+    subprocess.run([sys.executable, "-c", script], cwd=folder, check=True, capture_output=True, text=True)
+    return torch.load(folder / "y.pt")
+
+
 def test_exported_champion_reproduces_the_registered_model(nasflow, workspace: Path, digits_folder: Path, digits,
                                                            tmp_path: Path) -> None:
     import mlflow.pytorch
@@ -40,15 +50,12 @@ def test_exported_champion_reproduces_the_registered_model(nasflow, workspace: P
     assert imports and all(line.split()[1].split(".")[0] in ("torch", "__future__", "math", "typing") for line in imports)
 
     x_test, _ = digits.split("test")
-    torch.save(x_test, tmp_path / "x.pt")
-    script = LOAD_WITHOUT_NASFLOW.format(py=report["model_py"], weights=report["weights"],
-                                         inputs=str(tmp_path / "x.pt"), outputs=str(tmp_path / "y.pt"))
-    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, capture_output=True, text=True)
+    exported = exported_outputs(report, x_test, tmp_path)
     mlflow.set_registry_uri(summary["tracking_uri"])
     registered = mlflow.pytorch.load_model(summary["champion_uri"])
     with torch.no_grad():
         expected = registered(x_test)
-    assert torch.allclose(torch.load(tmp_path / "y.pt"), expected, atol=1e-6)
+    assert torch.allclose(exported, expected, atol=1e-6)
 
     trial = nasflow("export", "--trial", "0", "--out", str(tmp_path / "trial0"), f"data.path={digits_folder}")
     assert trial.returncode == 0 and "trial 0 of digits_cnn-digits (untrained)" in trial.stdout

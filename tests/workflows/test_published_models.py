@@ -4,15 +4,13 @@ register), `nasflow export`, and the exported model.py reproduces the registered
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from tests.workflows.conftest import REPO, summary_of
-from tests.workflows.test_export_and_dashboard import LOAD_WITHOUT_NASFLOW
+from tests.workflows.test_export_and_dashboard import exported_outputs
 from tests.workflows.test_space_and_ui import conf_copy  # noqa: F401 - the private conf/ fixture
 
 pytestmark = pytest.mark.slow
@@ -41,12 +39,9 @@ def test_published_file_is_searched_registered_and_exported(nasflow, conf_copy: 
     report = json.loads(proc.stdout)
 
     x_test, _ = digits.split("test")
-    torch.save(x_test, tmp_path / "x.pt")
-    script = LOAD_WITHOUT_NASFLOW.format(py=report["model_py"], weights=report["weights"],
-                                         inputs=str(tmp_path / "x.pt"), outputs=str(tmp_path / "y.pt"))
-    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, capture_output=True, text=True)
+    exported = exported_outputs(report, x_test, tmp_path)
     mlflow.set_registry_uri(summary["tracking_uri"])
     with torch.no_grad():
         expected = mlflow.pytorch.load_model(summary["champion_uri"])(x_test)
     assert expected.shape == (len(x_test), 10)
-    assert torch.allclose(torch.load(tmp_path / "y.pt"), expected, atol=1e-6)
+    assert torch.allclose(exported, expected, atol=1e-6)
