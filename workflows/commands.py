@@ -209,13 +209,15 @@ def cmd_kb_best(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start the MLflow UI on 127.0.0.1 for the workspace's tracking store (Ctrl-C stops it)."""
     from workflows.ports import require_free_port
+    from workflows.serve import runs_table_url
     from workflows.tracking import ensure_experiment, mlflow_client
     from workflows.tracking_server import is_server
     from workflows.workspace import Workspace
 
     ws = Workspace.from_config(_cfg(args))
     if is_server(ws.mlflow_uri):
-        print(f"tracking.uri is a tracking server: its UI is at {ws.mlflow_uri}", file=sys.stderr)
+        url = runs_table_url(ws.mlflow_uri, ensure_experiment(mlflow_client(ws), ws))
+        print(f"tracking.uri is a tracking server: the runs of {ws.experiment} are at {url}", file=sys.stderr)
         return 0
     require_free_port(args.port, "ui")
     from workflows.relocation import follow_moved_workspace
@@ -225,7 +227,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.mlflow_uri,
                "--default-artifact-root", ws.artifact_root.as_uri(), "--host", "127.0.0.1", "--port", str(args.port),
                "--workers", "1"]
-    url = f"http://127.0.0.1:{args.port}/#/experiments/{experiment_id}/runs"  # the runs table, not the overview
+    url = runs_table_url(f"http://127.0.0.1:{args.port}", experiment_id)
     print(f"MLflow UI for {ws.mlflow_uri} at {url} (Ctrl-C stops it)", file=sys.stderr)
     from workflows.serve import serve
 

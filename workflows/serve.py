@@ -1,4 +1,5 @@
-"""Process supervision for the servers nasflow starts (``nasflow ui``, ``nasflow dashboard``)."""
+"""Process supervision for the servers nasflow starts (``nasflow ui``, ``nasflow dashboard``), and the MLflow UI page
+``nasflow ui`` opens."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ def serve(command: list[str], **env: str) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         return 0
+
+
+def runs_table_url(base: str, experiment_id: str) -> str:
+    """The MLflow 3 UI page of an experiment's runs table (its route ``/experiments/:experimentId/runs``), not the
+    experiment's overview page, on the UI served at ``base``."""
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"

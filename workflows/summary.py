@@ -83,6 +83,9 @@ def build_summary(ctx: RunContext, study: Study, outcome: dict[str, Any] | None,
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
         summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin)
+        if str(summary.get("best_trial")) in reused:  # its search score was not trained in this study
+            summary["decision"] += f"; trial {summary['best_trial']}'s search score came from " \
+                                   f"{reused[str(summary['best_trial'])]}"
     summary["next"] = [
         "nasflow ui",
         f"nasflow kb query \"task = '{ctx.ws.data}' and test_accuracy >= 0.95 order by params limit 5\"",
@@ -96,7 +99,12 @@ def reuse_source(source: object) -> str:
 
 
 def decision(registered: RegisteredVersion, test_accuracy: float, margin: float) -> str:
-    """Why the new version got its alias: no champion yet, or both scores on today's test split and the margin."""
+    """Why the version holds its alias: the same bytes were registered before (that version, left as it is), no champion
+    yet, or both scores on today's test split and the margin."""
+    if registered.already_registered:
+        finished = "; its interrupted registration finished now" if registered.resumed else ""
+        return (f"{registered.alias}: the same model bytes as version {registered.version} of {registered.name} "
+                f"(MLflow run {registered.run_id}), registered before and left as it is; no new version{finished}")
     if registered.previous_champion is None or registered.previous_champion_accuracy is None:
         return f"{registered.alias}: the first version of {registered.name}"
     champion = registered.previous_champion_accuracy

@@ -18,6 +18,8 @@ from workflows.workspace import Workspace
 # a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
 RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
 PRUNED_TAG = "pruned"
+# the MLflow 3 UI opens an experiment of this kind on its runs table ("Machine learning"), not the GenAI overview
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 def mlflow_client(ws: Workspace) -> Any:
@@ -42,13 +44,16 @@ def ensure_experiment(client: Any, ws: Workspace) -> str:
     """
     found = client.get_experiment_by_name(ws.experiment)
     if found is not None:
+        if EXPERIMENT_KIND_TAG not in found.tags:  # made by an older nasflow, or by hand
+            client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return found.experiment_id
     location = None
     if not is_server(ws.mlflow_uri):
         ws.artifact_root.mkdir(parents=True, exist_ok=True)
         location = ws.artifact_root.as_uri()
     try:
-        return client.create_experiment(ws.experiment, artifact_location=location)
+        return client.create_experiment(ws.experiment, artifact_location=location,
+                                        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     except Exception:  # another process created it first
         return client.get_experiment_by_name(ws.experiment).experiment_id
 

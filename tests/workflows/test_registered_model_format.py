@@ -16,14 +16,16 @@ from workflows.init_project import GITIGNORE
 
 pytestmark = pytest.mark.slow
 
-LOAD_WITHOUT_NASFLOW = """
+# a script (format with uri, name) that loads the champion without nasflow as ``model``, an ``nn.Module`` in eval mode
+CHAMPION_WITHOUT_NASFLOW = """
 import json, sys, torch, mlflow, mlflow.pytorch
 for package in ('nas', 'workflows', 'knowledge_base'):
     sys.modules[package] = None  # any nasflow import would fail here
 mlflow.set_tracking_uri({uri!r})
 model = mlflow.pytorch.load_model('models:/{name}@champion')
 assert isinstance(model, torch.nn.Module) and model.eval() is model and not model.training
-with torch.no_grad():
+"""
+LOAD_WITHOUT_NASFLOW = CHAMPION_WITHOUT_NASFLOW + """with torch.no_grad():
     torch.save(model(torch.load({inputs!r})), {outputs!r})
 pyfunc = mlflow.pyfunc.load_model('models:/{name}@champion')
 print(json.dumps({{"classes": pyfunc.metadata.metadata["class_names"], "state": len(model.state_dict())}}))
