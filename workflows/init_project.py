@@ -80,6 +80,7 @@ def init_project(folder: Path) -> list[str]:
         _run([*dvc, "init", "-q", *subdir], folder)
         _run([*dvc, "config", "core.analytics", "false"], folder)
         _run([*dvc, "config", "hydra.enabled", "true"], folder)  # `dvc exp run` composes params.yaml from conf/
+        _run(["git", "add", ".dvc/config"], folder)  # staged with DVC's other files, as `dvc init` leaves them
         made.append("DVC project")
     return made
 

@@ -29,6 +29,8 @@ def test_init_twice_scaffolds_once(installed_wheel: InstalledWheel, tmp_path: Pa
                  "params.yaml", ".gitignore", ".git", ".dvc/config"):
         assert (project / name).exists(), name
     assert "/.nasflow/" in (project / ".gitignore").read_text().splitlines()
+    unstaged = subprocess.run(["git", "diff", "--name-only"], cwd=project, capture_output=True, text=True, check=True)
+    assert unstaged.stdout == ""  # DVC's files staged whole, as `dvc init` stages them
     before = _tree(project)
 
     second = installed_wheel.run("init", str(project), cwd=tmp_path)

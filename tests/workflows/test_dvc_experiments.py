@@ -30,6 +30,7 @@ class Project:
     env: dict[str, str]
     ran: subprocess.CompletedProcess | None = None
     baseline: dict | None = None
+    repro_register: dict | None = None
 
     def run(self, *cmd: str) -> str:
         out = subprocess.run(list(cmd), check=False, cwd=self.root, env=self.env, capture_output=True, text=True,
@@ -53,8 +54,8 @@ class Project:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, digits_folder: Path) -> Project:
-    """``nasflow init``, tiny budgets in conf/, 3 classes of digits tracked by DVC, ``dvc repro`` committed as the
-    baseline, then ``dvc exp run -S`` of more trials and retrain epochs."""
+    """``nasflow init``, tiny budgets in conf/, 3 classes of digits tracked by DVC, ``nasflow run`` and ``dvc repro``
+    committed as the baseline, then ``dvc exp run -S`` of more trials and retrain epochs."""
     base = tmp_path_factory.mktemp("dvc_exp")
     env = cli_env(base / "unused")
     del env["NASFLOW_WORKSPACE"]  # the project's own .nasflow, as for a user
@@ -69,7 +70,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, digits_folder: Path) -> Pr
     state.dvc("add", "-q", "data/digits")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "project")
+    state.run(*NASFLOW, "run", "--json", "--no-progress")  # a user's first run, then the same as DVC stages
     state.dvc("repro")
+    state.repro_register = json.loads((root / ".nasflow/dvc/register.json").read_text())
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "baseline")
     state.baseline = state.params()
@@ -123,3 +126,25 @@ def test_exp_apply_and_branch_restore_the_experiment_and_a_commit_is_clean(proje
     assert project.status() == set()
     assert "Data and pipelines are up to date." in project.dvc("status")
     assert os.path.isdir(project.root / ".nasflow" / "dvc" / "model")
+
+
+def test_dvc_repro_after_nasflow_run_names_the_version_the_run_registered(project: Project) -> None:
+    assert project.repro_register is not None
+    assert project.repro_register["status"] == "matched" and project.repro_register["version"] == "1"
+    assert "already version 1" in project.repro_register["message"]
+
+
+@pytest.mark.parametrize(("setting", "value", "stages"), [("search.proxy", "none", {"search"}),
+                                                          ("train.schedule", "constant", {"search", "retrain"})])
+def test_a_changed_setting_makes_dvc_status_name_the_stages_that_read_it(project: Project, setting: str, value: str,
+                                                                         stages: set[str]) -> None:
+    params = project.params()
+    group, key = setting.split(".")
+    params[group][key] = value
+    (project.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = json.loads(project.dvc("status", "--json"))
+    finally:
+        git(project.root, "checkout", "--", "params.yaml")
+    assert set(changed) == stages
+    assert all(any("params.yaml" in entry.get("changed deps", {}) for entry in changed[stage]) for stage in stages)
