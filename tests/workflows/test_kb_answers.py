@@ -36,6 +36,9 @@ def test_empty_answers_say_why(nasflow, trials_only: str) -> None:
     alone = nasflow("kb", "similar", "digits", "--format", "json", f"kb.url={trials_only}")
     assert alone.returncode == 0 and json.loads(alone.stdout) == []
     assert "'digits' is the only task in the knowledge base" in alone.stderr
+    for command in ("best", "similar"):
+        unknown = nasflow("kb", command, "wine", f"kb.url={trials_only}")
+        assert unknown.returncode == 2 and "unknown task 'wine'; known tasks: digits" in unknown.stderr
 
 
 def test_kb_query_table_fits_120_columns_and_json_csv_hold_lineage_and_settings(nasflow, trials_only: str) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
 from tests.workflows.test_registered_model_format import CHAMPION_WITHOUT_NASFLOW
+from tests.workflows.test_ui_urls import assert_ui_route
 
 pytestmark = pytest.mark.slow
 
@@ -157,11 +158,11 @@ def test_ui_prints_the_runs_table_of_the_experiment_on_the_server(runs: dict[str
     assert_ui_route(rest.base, "/experiments/:experimentId/runs")
 
 
-def assert_ui_route(base: str, route: str) -> None:
-    """The MLflow UI served at ``base`` is a hash-routed page whose bundle declares ``route``."""
-    with urllib.request.urlopen(f"{base}/", timeout=30) as reply:
-        index = reply.read().decode()
-    (script,) = re.findall(r'<script[^>]*src="([^"]*main\.[0-9a-f]+\.js)"', index)
-    with urllib.request.urlopen(f"{base}/{script}", timeout=60) as reply:
-        bundle = reply.read().decode()
-    assert f'"{route}"' in bundle and "createHashRouter" in bundle
+
+def test_a_best_trial_reused_from_the_knowledge_base_says_where_its_score_came_from(runs: dict[str, Any]) -> None:
+    """A new study on the same data: its first trial (the defaults) is answered by the knowledge base."""
+    again = summary_of(runs["nasflow"]("run", "--json", "--no-progress", "search.n_trials=1", "train.epochs=1",
+                                       "train.retrain_epochs=1", "search.pruner=none", "search.study_name=again"))
+    source = again["reused_from"]["0"]
+    assert again["best_trial"] == 0 and source.startswith("knowledge base evaluation")
+    assert again["decision"].endswith(f"; trial 0's search score came from {source}")

@@ -49,11 +49,24 @@ def test_ui_prints_the_runs_table_of_the_workspace_experiment(workspace: Path) -
         query = "experiment_name=nasflow-digits_cnn-digits"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?{query}",
                                     timeout=10) as response:
-            experiment_id = json.loads(response.read())["experiment"]["experiment_id"]
-    assert f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs " in line
+            experiment = json.loads(response.read())["experiment"]
+        assert_ui_route(f"http://127.0.0.1:{port}", "/experiments/:experimentId/runs")
+    assert f"http://127.0.0.1:{port}/#/experiments/{experiment['experiment_id']}/runs " in line
+    kind = {t["key"]: t["value"] for t in experiment["tags"]}["mlflow.experimentKind"]
+    assert kind == "custom_model_development"  # the MLflow 3 UI opens it on the runs table, not the GenAI overview
 
 
 def test_dashboard_prints_the_journal_path_with_single_slashes(workspace: Path) -> None:
     with _server("dashboard", workspace) as (_proc, _port, line):
         pass
     assert f"optuna-dashboard for {workspace.resolve() / 'optuna.journal'} at" in line, line
+
+
+def assert_ui_route(base: str, route: str) -> None:
+    """The MLflow UI served at ``base`` is a hash-routed page whose bundle declares ``route``."""
+    with urllib.request.urlopen(f"{base}/", timeout=30) as reply:
+        index = reply.read().decode()
+    (script,) = re.findall(r'<script[^>]*src="([^"]*main\.[0-9a-f]+\.js)"', index)
+    with urllib.request.urlopen(f"{base}/{script}", timeout=60) as reply:
+        bundle = reply.read().decode()
+    assert f'"{route}"' in bundle and "createHashRouter" in bundle
