@@ -17,10 +17,10 @@ EXAMPLE_MODEL = "examples/models/digits_cnn.py"
 GITIGNORE = ("/.nasflow/", "/mlruns/", "/mlartifacts/", "/outputs/", "/multirun/", "/exported/")
 NEXT_STEPS = """next steps:
   cd {folder}
-  nasflow data init digits data/digits       # the example data (or point data.path at your class folders)
-  nasflow space my_model.py:Net              # your own model: writes conf/model and conf/space
-  nasflow run                                # search, retrain, register, record
-  dvc repro                                  # or the same as DVC stages (dvc.yaml reads params.yaml)"""
+  nasflow data init digits data/digits                 # the example data (or your class folders in data.path)
+  nasflow space my_model.py:Net data.path=data/digits  # your own model: writes conf/model and conf/space
+  nasflow run                                          # search, retrain, register, record
+  dvc repro                                            # the same as DVC stages (dvc.yaml reads params.yaml)"""
 
 
 def _copy_missing(source: Path, target: Path, made: list[str], root: Path) -> None:

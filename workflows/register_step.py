@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 def register_saved(ctx: RunContext, folder: Path) -> dict[str, Any]:
     """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
     from workflows.model_bundle import load_bundle
-    from workflows.registry import MODEL_HASH_TAG, model_hash
+    from workflows.registry import MODEL_HASH_TAG, model_hash, test_split_tags
+    from workflows.summary import decision
     from workflows.versioning import register_result
 
     saved = load_bundle(folder, ctx)
@@ -32,6 +33,8 @@ def register_saved(ctx: RunContext, folder: Path) -> dict[str, Any]:
         "flops": result.cost.flops,
     }
     registered = register_result(ctx, result, saved.trial_number, {MODEL_HASH_TAG: hash_})
+    summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin,
+                                   test_split_tags(ctx.data)["test_split_hash"])
     if registered.already_registered:
         finished = "; its interrupted registration is finished now" if registered.resumed else ""
         return {**summary, "status": "matched", "version": registered.version, "alias": registered.alias,

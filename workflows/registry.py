@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflows.workspace import Workspace
+
+if TYPE_CHECKING:
+    from nas.data import Dataset
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 PICKLE, CLASS_NAMES = "pickle", "class_names"  # the logged format; the metadata key naming the outputs
@@ -24,6 +27,7 @@ class RegisteredVersion:
     serialization_format: str
     previous_champion: str | None = None
     previous_champion_accuracy: float | None = None
+    previous_champion_split: str | None = None  # the test split (tag test_split_hash) the champion was registered on
     already_registered: bool = False  # the same model bytes were registered before: this names that version
     resumed: bool = False  # their registration had been interrupted: this call finished it
 
@@ -78,6 +82,15 @@ def model_hash(model: Any) -> str:
         digest.update(f"{key}:{value.dtype}:{tuple(value.shape)}".encode())
         digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def test_split_tags(data: Dataset) -> dict[str, str]:
+    """The test split a version is scored on: the hash of its samples and labels, and its size."""
+    import hashlib
+
+    x, y = data.split("test")
+    digest = hashlib.sha256(x.contiguous().numpy().tobytes() + y.contiguous().numpy().tobytes()).hexdigest()[:16]
+    return {"test_split_hash": digest, "test_split_size": str(len(y))}
 
 
 def version_holding(client: Any, name: str, hash_: str) -> Any | None:
@@ -169,5 +182,7 @@ def assign_alias(client: Any, name: str, version: str, run_id: str, serializatio
     if not held:
         client.set_registered_model_alias(name, alias, version)
     client.set_model_version_tag(name, version, ALIAS_TAG, alias)
+    compared = champion if champion is not None and champion_score is not None else None
     return RegisteredVersion(name, version, alias, run_id, serialization_format,
-                             str(champion.version) if champion and champion_score is not None else None, champion_score)
+                             str(compared.version) if compared else None, champion_score,
+                             compared.tags.get("test_split_hash") if compared else None)

@@ -29,6 +29,8 @@ def left_running(study: Study) -> list[dict[str, Any]]:
 
 def build_summary(ctx: RunContext, study: Study, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
     """Everything worth printing about a search (and, with ``outcome``, its retrain and registration)."""
+    from workflows.registry import test_split_tags
+
     summary: dict[str, Any] = {
         "model": ctx.ws.model,
         "data": ctx.ws.data,
@@ -82,7 +84,8 @@ def build_summary(ctx: RunContext, study: Study, outcome: dict[str, Any] | None,
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
-        summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin)
+        summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin,
+                                       test_split_tags(ctx.data)["test_split_hash"])
         if str(summary.get("best_trial")) in reused:  # its search score was not trained in this study
             summary["decision"] += f"; trial {summary['best_trial']}'s search score came from " \
                                    f"{reused[str(summary['best_trial'])]}"
@@ -98,9 +101,10 @@ def reuse_source(source: object) -> str:
     return f"trial {source} of this study" if isinstance(source, int) else str(source)
 
 
-def decision(registered: RegisteredVersion, test_accuracy: float, margin: float) -> str:
-    """Why the version holds its alias: the same bytes were registered before (that version, left as it is), no champion
-    yet, or both scores on today's test split and the margin."""
+def decision(registered: RegisteredVersion, test_accuracy: float, margin: float, split_hash: str) -> str:
+    """Why the version holds its alias: the same bytes were registered before (that version, left as it is), no
+    champion yet, or both scores on today's test split (``split_hash``; the champion's own, if another, named) and
+    the margin."""
     if registered.already_registered:
         finished = "; its interrupted registration finished now" if registered.resumed else ""
         return (f"{registered.alias}: the same model bytes as version {registered.version} of {registered.name} "
@@ -111,7 +115,10 @@ def decision(registered: RegisteredVersion, test_accuracy: float, margin: float)
     verdict = "beats" if registered.alias == "champion" else "does not beat"
     return (f"{registered.alias}: {test_accuracy:.4f} {verdict} champion v{registered.previous_champion} "
             f"({champion:.4f} on the same test split) by more than the margin {margin:g} "
-            f"(difference {test_accuracy - champion:+.4f})")
+            f"(difference {test_accuracy - champion:+.4f})"
+            + (f"; v{registered.previous_champion} was registered on another test split "
+               f"({registered.previous_champion_split}, today's is {split_hash})"
+               if registered.previous_champion_split not in (None, split_hash) else ""))
 
 
 def write_json(path: str | None, payload: Any) -> None:

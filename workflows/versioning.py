@@ -27,15 +27,6 @@ def _champion_scorer(ctx: RunContext) -> Callable[[str], float]:
     return score
 
 
-def test_split_tags(ctx: RunContext) -> dict[str, str]:
-    """The test split a version is scored on: the hash of its samples and labels, and its size."""
-    import hashlib
-
-    x, y = ctx.data.split("test")
-    digest = hashlib.sha256(x.contiguous().numpy().tobytes() + y.contiguous().numpy().tobytes()).hexdigest()[:16]
-    return {"test_split_hash": digest, "test_split_size": str(len(y))}
-
-
 def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | None,
                     extra_tags: dict[str, str] | None = None) -> RegisteredVersion:
     """Log a retrained model to MLflow, register a version (champion only if better), record it in the KB;
@@ -46,7 +37,14 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
     import mlflow
 
     from nas.recovery import worker_id
-    from workflows.registry import MODEL_HASH_TAG, log_torch_model, model_hash, register_version, version_holding
+    from workflows.registry import (
+        MODEL_HASH_TAG,
+        log_torch_model,
+        model_hash,
+        register_version,
+        test_split_tags,
+        version_holding,
+    )
     from workflows.tracking import ensure_experiment, fail_orphan_runs, mlflow_client
 
     params, settings = dict(result.params), result.settings
@@ -77,8 +75,8 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
         info, fmt = log_torch_model(result.model, x_example, resolve_model_file(ctx.cfg.model.file), ctx.data.classes)
         version_tags = {"data_hash": ctx.data.content_hash, "study": ctx.ws.study_name, "trial": str(trial_number),
                         "test_accuracy": f"{result.metrics['test_accuracy']:.6f}", "git_commit": ctx.commit or "",
-                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}), **test_split_tags(ctx),
-                        MODEL_HASH_TAG: hash_, "serialization_format": fmt,
+                        **({"dvc_hash": lineage["dvc_hash"]} if lineage["dvc_hash"] else {}),
+                        **test_split_tags(ctx.data), MODEL_HASH_TAG: hash_, "serialization_format": fmt,
                         **(extra_tags or {})}
         registered = register_version(client, ctx.ws, run.info.run_id, info, fmt, result.metrics["test_accuracy"],
                                       version_tags, _champion_scorer(ctx), ctx.cfg.tracking.promote_margin)

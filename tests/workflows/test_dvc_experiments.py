@@ -132,6 +132,7 @@ def test_dvc_repro_after_nasflow_run_names_the_version_the_run_registered(projec
     assert project.repro_register is not None
     assert project.repro_register["status"] == "matched" and project.repro_register["version"] == "1"
     assert "already version 1" in project.repro_register["message"]
+    assert project.repro_register["decision"].startswith("champion: the same model bytes as version 1")
 
 
 @pytest.mark.parametrize(("setting", "value", "stages"), [("search.proxy", "none", {"search"}),

@@ -153,6 +153,12 @@ def test_dvc_repro_after_a_data_change_reruns_the_dependent_stages_and_registers
     assert pipeline.output("data.json")["content_hash"] == new_hash
     assert pipeline.output("register.json")["version"] == new
     assert versions[new]["dvc_hash"] == pipeline.dvc_md5() != versions["1"]["dvc_hash"]
+    # more images, another test split: the decision re-scores v1 on today's and says v1 was scored on another
+    old_split, new_split = versions["1"]["test_split_hash"], versions[new]["test_split_hash"]
+    assert old_split != new_split and int(versions[new]["test_split_size"]) > int(versions["1"]["test_split_size"])
+    assert "champion_test_accuracy" in versions[new]
+    decision = pipeline.output("register.json")["decision"]
+    assert f"v1 was registered on another test split ({old_split}, today's is {new_split})" in decision
 
 
 def test_dvc_exp_run_with_a_changed_retrain_param_reruns_only_retrain(pipeline: Pipeline) -> None:
