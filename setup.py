@@ -6,7 +6,7 @@ hence this file. It also copies the project templates of ``nasflow init`` (``dvc
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 from setuptools.command.build_py import build_py
 
 BUNDLED = {"workflows.shipped.conf": "conf", "workflows.shipped.examples": "examples"}
@@ -25,7 +25,9 @@ class BuildWithProjectFiles(build_py):
 
 
 setup(
-    packages=find_packages(include=["nas*", "knowledge_base*", "workflows*", "hydra_plugins*"]) + list(BUNDLED),
+    # hydra_plugins is a namespace package (no __init__.py, as Hydra's plugin discovery needs): find_packages skips it
+    packages=find_packages(include=["nas*", "knowledge_base*", "workflows*"])
+    + find_namespace_packages(include=["hydra_plugins.*"]) + list(BUNDLED),
     package_dir=BUNDLED,
     cmdclass={"build_py": BuildWithProjectFiles},
 )

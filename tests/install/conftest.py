@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -41,10 +42,19 @@ class InstalledWheel:
 
 @pytest.fixture(scope="session")
 def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
-    """``pip wheel`` of the checkout, ``pip install``ed into a new venv."""
+    """``pip wheel`` of the checkout's files, ``pip install``ed into a new venv.
+
+    The wheel is built from a copy of the files git would commit (tracked or not ignored): a ``build/`` folder an
+    earlier build left in the checkout would otherwise slip its files into the wheel."""
     root = tmp_path_factory.mktemp("wheel")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            check=True, capture_output=True, text=True).stdout
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():  # a file deleted but not yet staged is listed too
+            (root / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / "src" / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(REPO)],
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(root / "src")],
                    check=True, capture_output=True, timeout=300)
     (wheel,) = (root / "dist").glob("nasflow-*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True, timeout=120)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.install.conftest import InstalledWheel
 
@@ -39,6 +40,12 @@ def test_init_twice_scaffolds_once(installed_wheel: InstalledWheel, tmp_path: Pa
 
     composed = installed_wheel.run("config", "workspace=.nasflow", cwd=project)
     assert composed.stdout == (project / "params.yaml").read_text()
+    # what `dvc exp run -S` does first, in DVC's own process: Hydra finds the installed package's nasflow_schema plugin
+    installed_wheel.python("from dvc.utils.hydra import compose_and_dump; compose_and_dump('exp.yaml', "
+                           f"{str(project / 'conf')!r}, None, 'config', {str(project)!r}, ['search.n_trials=3'])",
+                           cwd=project)
+    expected = installed_wheel.run("config", "workspace=.nasflow", "search.n_trials=3", cwd=project).stdout
+    assert yaml.safe_load((project / "exp.yaml").read_text()) == yaml.safe_load(expected)
     dvc = [sys.executable, "-m", "dvc"]
     hydra = subprocess.run([*dvc, "config", "hydra.enabled"], cwd=project, capture_output=True, text=True, check=True)
     assert hydra.stdout.strip() == "true"
