@@ -64,9 +64,8 @@ class CacheEntry:
         the folder's older entries."""
         self.pixels.parent.mkdir(parents=True, exist_ok=True)
         partial = self._partial()
-        if isinstance(pixels, np.memmap) and Path(str(pixels.filename)) == partial:
-            pixels.flush()
-        else:
+        allocated = isinstance(pixels, np.memmap) and Path(str(pixels.filename)) == partial
+        if not allocated:  # an allocated array is in the page cache already, for every reader (no msync needed)
             np.save(partial, pixels)  # np.save keeps a name that already ends in .npy
         os.replace(partial, self.pixels)
         tmp = self.meta.with_suffix(".json.tmp")
@@ -75,6 +74,10 @@ class CacheEntry:
         for old in self.pixels.parent.iterdir():
             if old.name.split(".")[0] != self.pixels.stem:
                 old.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Remove what :meth:`allocate` wrote (decoding into it failed)."""
+        self._partial().unlink(missing_ok=True)
 
     def _partial(self) -> Path:
         return self.pixels.with_name(f"{self.pixels.stem}.partial-{os.getpid()}.npy")  # one per writing process

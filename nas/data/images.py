@@ -34,11 +34,11 @@ def read_images(folder: Path, class_dirs: list[Path], spec: DatasetSpec, cache: 
     """Decode every image under ``class_dirs`` into one N×C×H×W uint8 array (raw pixels 0..255).
 
     All images are converted to grayscale (C=1) if every one is grayscale, else to RGB (C=3). With a ``cache``
-    folder the decoded array is kept there (see :mod:`nas.data.cache`) and read back while the files are unchanged;
-    pixels larger than ``memory_mb`` are decoded straight into the cache file and memory-mapped from it, the samples
-    ordered train, val, test so that each split is one contiguous slice of the file (no copy). With ``defer_cache``
-    an in-memory entry is written only when the returned samples' ``save_cache`` is called. Each file is read once:
-    the content hash comes from the digests the decoding computes (or from the cache entry).
+    folder the decoded array is kept there (see :mod:`nas.data.cache`), decoded straight into the cache file and
+    memory-mapped from it; pixels larger than ``memory_mb`` are ordered train, val, test so that each split is one
+    contiguous slice of the file (no copy). With ``defer_cache`` the pixels are decoded into memory and an entry is
+    written only when the returned samples' ``save_cache`` is called (pixels within ``memory_mb`` only). Each file is
+    read once: the content hash comes from the digests the decoding computes (or from the cache entry).
     """
     listed = _list_images(class_dirs, stat=cache is not None)
     streamed = cache is not None and len(listed) * decode_file(listed[0].path).size / 2**20 > memory_mb
@@ -65,16 +65,21 @@ def read_images(folder: Path, class_dirs: list[Path], spec: DatasetSpec, cache: 
             pixels, meta = loaded
             digest, histogram = str(meta["content_hash"]), np.asarray(meta["histogram"], dtype=np.int64)
         else:
-            decoded = decode_images(files, entry.allocate if streamed else in_memory)
+            now = streamed or not defer_cache  # a streamed array lives in the cache file: it is written now
+            try:
+                decoded = decode_images(files, entry.allocate if now else in_memory)  # into the cache file: no copy
+            except BaseException:
+                entry.discard()
+                raise
             pixels, histogram = decoded.pixels, decoded.histogram
             digest = digests_hash({**dict(zip(ids, decoded.digests)), **spec_digest})
             save = partial(entry.commit, pixels, {"content_hash": digest, "files": len(files),
                                                   "histogram": histogram.tolist()})
-            if streamed or not defer_cache:  # a streamed array lives in the cache file: it is written now
+            if now:
                 save()
                 save = None
-            reopened = entry.load() if streamed else None
-            pixels = reopened[0] if reopened is not None else pixels  # copy-on-write: nothing writes to the cache
+                reopened = entry.load()
+                pixels = reopened[0] if reopened is not None else pixels  # copy-on-write: nothing writes to the cache
     y, classes = encode_labels([image.label for image in listed], folder)
     return Samples("images", pixels, y, classes, ids, ids, ids, content_hash=digest, save_cache=save,
                    histogram=histogram)

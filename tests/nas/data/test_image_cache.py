@@ -54,6 +54,7 @@ def test_a_changed_or_added_file_is_decoded_again(image_folder, write_image, tmp
 def test_a_corrupt_cache_file_is_rebuilt_with_a_warning(image_folder, tmp_path: Path) -> None:
     folder, cache = image_folder(), tmp_path / "cache"
     fresh = load_data_folder(folder, cache=cache)
+    fresh.x = fresh.x.clone()  # it maps the cache file, which the test overwrites in place
     (pixels,) = cache_files(cache, ".npy")
     pixels.write_bytes(pixels.read_bytes()[:100])  # cut short, as by a full disk
     with pytest.warns(CacheWarning, match=r"\.npy: the decoded-image cache is corrupt \(.*\); decoding the folder "
@@ -137,3 +138,11 @@ def test_hashes_and_meta_from_the_decoding_equal_a_pass_over_the_files(image_fol
     mean, std = moments(data.x.numpy(), (1, 2, 3))
     assert data.meta["x_mean"] == pytest.approx(float(mean) / 255) and data.meta["x_std"] == pytest.approx(
         float(std) / 255)
+
+
+def test_a_bad_image_leaves_no_cache_file_behind(image_folder, tmp_path: Path) -> None:
+    folder, cache = image_folder(), tmp_path / "cache"
+    (folder / "dog" / "zz.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"zz.png: is not a readable PNG/JPEG image"):
+        load_data_folder(folder, cache=cache)
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
