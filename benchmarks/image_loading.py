@@ -89,7 +89,7 @@ def seconds(fn: Callable[[], object]) -> float:
 
 def run(quick: bool = False) -> PartResult:
     from nas.data import load_data_folder
-    from nas.data.decode import PARALLEL_MIN_FILES, available_cores
+    from nas.data.decode import PARALLEL_MIN_FILES, available_cores, decode_images
 
     count = QUICK_COUNT if quick else int(os.environ.get(COUNT_ENV, DEFAULT_COUNT))
     rounds = QUICK_ROUNDS if quick else ROUNDS
@@ -108,9 +108,11 @@ def run(quick: bool = False) -> PartResult:
         def reload() -> None:
             int(load_data_folder(folder, None, cache).x.max())  # every page of the memory-mapped array read
 
+        few = files[:PARALLEL_MIN_FILES]
         sides: dict[str, Callable[[], object]] = {
             "pil": lambda: pil_loop(files), "first": first_load, "reload": reload,
-            "serial": lambda: serial_decode(files), "threads": lambda: thread_decode(files)}
+            "serial": lambda: serial_decode(files), "threads": lambda: thread_decode(files),
+            "few_serial": lambda: serial_decode(few), "few_processes": lambda: decode_images(few)}
         times: dict[str, list[float]] = {name: [] for name in sides}
         for r in range(rounds):
             for name in list(sides) if r % 2 == 0 else reversed(list(sides)):  # a reload finds the last round's cache
@@ -118,8 +120,8 @@ def run(quick: bool = False) -> PartResult:
         assert np.array_equal(load_data_folder(folder, None, cache).x.numpy().transpose(0, 2, 3, 1), pixels)
     cores, pil = available_cores(), times["pil"]
 
-    def speedup(name: str) -> float:
-        return statistics.median(p / t for p, t in zip(pil, times[name]))
+    def speedup(name: str, baseline: str = "pil") -> float:
+        return statistics.median(p / t for p, t in zip(times[baseline], times[name]))
 
     size = f"{count:,} PNGs 32×32×3 (random pixels), {cores} core(s), median of {rounds} round(s)"
     figures = [
@@ -134,6 +136,12 @@ def run(quick: bool = False) -> PartResult:
         Figure("image decode in a thread pool vs PIL loop", count / statistics.median(times["threads"]), "images/s",
                baseline=count / statistics.median(pil), baseline_name="plain PIL loop", decimals=0,
                paired_ratio=speedup("threads"), note=f"{size}; nasflow's chunks, {cores} threads instead of processes"),
+        Figure(f"image decode of {len(few):,} files (the parallel threshold): processes vs one process",
+               len(few) / statistics.median(times["few_processes"]), "images/s",
+               baseline=len(few) / statistics.median(times["few_serial"]), baseline_name="one process", decimals=0,
+               paired_ratio=speedup("few_processes", "few_serial"),
+               note=f"{cores} processes from {PARALLEL_MIN_FILES:,} files: a ratio near 1× here says the threshold "
+                    "is right"),
         Figure("image folder cached reload", statistics.median(times["reload"]), "s",
                baseline=statistics.median(times["first"]), baseline_name="first load", target=RELOAD_TARGET_S,
                higher_is_better=False, note=f"{size}; load_data_folder from the cache, then one pass over the pixels"),
