@@ -136,12 +136,12 @@ def run(quick: bool = False) -> PartResult:
         Figure("image decode in a thread pool vs PIL loop", count / statistics.median(times["threads"]), "images/s",
                baseline=count / statistics.median(pil), baseline_name="plain PIL loop", decimals=0,
                paired_ratio=speedup("threads"), note=f"{size}; nasflow's chunks, {cores} threads instead of processes"),
-        Figure(f"image decode of {len(few):,} files (the parallel threshold): processes vs one process",
+        Figure(f"image decode of {len(few):,} files: processes vs one process",
                len(few) / statistics.median(times["few_processes"]), "images/s",
                baseline=len(few) / statistics.median(times["few_serial"]), baseline_name="one process", decimals=0,
                paired_ratio=speedup("few_processes", "few_serial"),
-               note=f"{cores} processes from {PARALLEL_MIN_FILES:,} files: a ratio near 1× here says the threshold "
-                    "is right"),
+               note=f"decode_images of the first {len(few):,} files; nasflow starts {cores} processes from "
+                    f"{PARALLEL_MIN_FILES:,} files: a ratio near 1× at that count says the threshold is right"),
         Figure("image folder cached reload", statistics.median(times["reload"]), "s",
                baseline=statistics.median(times["first"]), baseline_name="first load", target=RELOAD_TARGET_S,
                higher_is_better=False, note=f"{size}; load_data_folder from the cache, then one pass over the pixels"),
