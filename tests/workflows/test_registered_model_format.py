@@ -22,6 +22,7 @@ import json, sys, torch, mlflow, mlflow.pytorch
 for package in ('nas', 'workflows', 'knowledge_base'):
     sys.modules[package] = None  # any nasflow import would fail here
 mlflow.set_tracking_uri({uri!r})
+mlflow.set_registry_uri({uri!r})  # never one inherited from the environment
 model = mlflow.pytorch.load_model('models:/{name}@champion')
 assert isinstance(model, torch.nn.Module) and model.eval() is model and not model.training
 """
@@ -60,7 +61,8 @@ def test_champion_loads_as_a_module_without_nasflow(champion, digits, tmp_path: 
     assert _accuracy(torch.load(tmp_path / "y.pt"), y_test) == pytest.approx(summary["test_accuracy"], abs=1e-6)
 
 
-def test_served_champion_predicts_logits_in_class_name_order(champion, digits, tmp_path: Path) -> None:
+def test_served_champion_predicts_logits_in_class_name_order(champion, digits, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow.pytorch
     from mlflow.models import get_model_info
 
@@ -82,6 +84,8 @@ def test_served_champion_predicts_logits_in_class_name_order(champion, digits, t
     finally:
         server.terminate()
         server.wait(timeout=60)
+    for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # which mlflow.set_*_uri write: undone after
+        monkeypatch.setenv(variable, uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with torch.no_grad():
