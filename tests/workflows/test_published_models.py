@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,11 +72,22 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pa
     """One workspace and conf/ copy for every case, with the two data folders."""
     root = tmp_path_factory.mktemp("published")
     shutil.copytree(REPO / "conf", root / "conf")
+    import mlflow
+
+    uris = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")  # MLflow exports its global URIs to the environment
+    before = {name: os.environ.get(name) for name in uris}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NASFLOW_WORKSPACE", str(root / "ws"))
         patch.setenv("NASFLOW_CONFIG_DIR", str(root / "conf"))
         yield {"root": root, "conf": root / "conf", "digits": digits_subset(root / "digits", per_class=8),
                "images32": images32(root / "images32", classes=4, per_class=8)}
+    mlflow.set_tracking_uri(None)  # the commands pointed MLflow at this module's store: later tests must not inherit it
+    mlflow.set_registry_uri(None)
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 #: A process that runs, one per stdin line, the (JSON-quoted) script that ``exported_outputs`` runs in a fresh one.
