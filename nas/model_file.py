@@ -93,7 +93,8 @@ def argument_uses(model_class: Callable[..., Any]) -> ArgumentUses:
 
 def _kind(parameter: inspect.Parameter, uses: ArgumentUses) -> str:
     """``"string"``, ``"object"`` or ``"unknown"``: what the constructor wants in ``parameter``."""
-    default, annotation = parameter.default, parameter.annotation
+    default = None if parameter.default is inspect.Parameter.empty else parameter.default
+    annotation = None if parameter.annotation is inspect.Parameter.empty else parameter.annotation
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
     literal_strings = "Literal[" in str(annotation) and ("'" in str(annotation) or '"' in str(annotation))
     if isinstance(default, str) or text == "str" or literal_strings or parameter.name in uses.as_string:

@@ -98,3 +98,27 @@ def test_published_vgg_name_stays_a_string_though_a_factory_function_has_that_na
     resnet = ModelSpec(ZOO / "pub_resnet.py", "ResNet")
     block = constructor_value(load_model_class(resnet), "block", "Bottleneck", file_namespace(resnet), "pub_resnet.py")
     assert block is file_namespace(resnet)["Bottleneck"]
+
+
+def test_a_string_called_outside_the_class_still_fails_in_one_line(tmp_path: Path) -> None:
+    """The use is unknown (a module-level helper calls it), so the string passes; the call then fails, named."""
+    path = tmp_path / "helper_calls.py"
+    path.write_text(textwrap.dedent("""
+        from torch import nn
+
+
+        def make(block):
+            return block(64)
+
+
+        class Net(nn.Module):
+            def __init__(self, block):
+                super().__init__()
+                self.body = nn.Sequential(nn.Flatten(), make(block), nn.Linear(64, 4))
+
+            def forward(self, x):
+                return self.body(x)
+    """))
+    assert type(build(path, block="torch.nn.Identity").body[1]).__name__ == "Identity"  # resolved: the name exists
+    with pytest.raises(ModelFileError, match=r"Net called a string argument \(\{'block': 'NoSuch'\}\).*set model.args"):
+        build(path, block="NoSuch")
