@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import pytest
 from mlflow import MlflowClient
 
@@ -51,7 +52,7 @@ def test_a_search_with_its_budget_spent_opens_no_parent_run(store) -> None:
     client, experiment = store
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     tracker.search_started("s", 3, 3)  # resumed (or repro'd) after the last trial
-    tracker.search_ended(None)
+    tracker.search_ended(optuna.create_study())
     assert tracker.parent_id is None and client.search_runs([experiment]) == []
 
 
@@ -91,3 +92,50 @@ def test_knowledge_base_records_carry_each_trials_run_id_even_when_written_after
     lineage = {record.lineage["trial_number"]: record.lineage["mlflow_run_id"]
                for record in (kb.get(row["id"]) for row in kb.query("kind = 'trial'").to_dicts())}
     assert lineage == {n: tracker.trial_runs.get(n) for n in range(4)} and None not in lineage.values()
+
+
+@pytest.fixture
+def refused(monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    """A client of a tracking server where nothing listens, its calls failing at once (no retries)."""
+    from tests.workflows.conftest import free_port
+    from workflows.tracking_server import configure_retries
+
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+                "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.setenv(key, "")  # restored after the test
+    configure_retries(0, 2)
+    return MlflowClient(f"http://127.0.0.1:{free_port()}")
+
+
+def test_a_tracking_server_gone_keeps_the_finished_trials_and_names_them_at_the_end(refused, capsys) -> None:
+    from nas.recovery import worker_id
+    from workflows.tracking import UNWRITTEN_ATTR
+
+    tracker = MlflowSearchObserver(refused, "0", {"nasflow.study": "s"}, {}, request_timeout_s=2)
+    study = optuna.create_study(study_name="s")
+    for number in range(3):  # the search goes on
+        tracker.trial_started(number, {})
+        tracker.trial_ended(result(number))
+    tracker.search_ended(study)
+    err = capsys.readouterr().err
+    uri = refused.tracking_uri
+    assert f"nasflow: tracking server {uri} is not answering (connection refused); the search goes on, keeping " \
+           "the MLflow runs of up to 1000 finished trials" in err
+    assert f"nasflow: the MLflow runs of trials [0, 1, 2] are not written: tracking server {uri} does not answer; " \
+           "they are kept in the study and the knowledge base, and the next nasflow start" in err
+    assert study._storage.get_study_system_attrs(study._study_id) == {f"{UNWRITTEN_ATTR}{worker_id()}": [0, 1, 2]}
+    assert tracker.trial_runs.get(0) is None  # the knowledge base records it without a run
+
+
+def test_past_its_bound_of_kept_trials_the_search_stops_with_the_servers_line(refused, capsys) -> None:
+    from workflows.tracking_server import TrackingServerError
+
+    tracker = MlflowSearchObserver(refused, "0", {"nasflow.study": "s"}, {}, request_timeout_s=2, max_unwritten=1)
+    for number in range(2):
+        tracker.trial_started(number, {})
+        tracker.trial_ended(result(number))
+    with pytest.raises(TrackingServerError, match=rf"tracking server {refused.tracking_uri} is not answering "
+                                                  r"\(connection refused; retried 0 times"):
+        tracker.flush()
+    tracker.abort()
+    assert "nasflow: the MLflow runs of trials [0, 1] are not written" in capsys.readouterr().err
