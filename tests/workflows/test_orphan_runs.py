@@ -8,21 +8,46 @@ import sys
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from workflows.tracking import fail_orphan_runs
 
-
-def test_running_runs_of_a_dead_process_end_failed_with_the_reason(tmp_path: Path) -> None:
+if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+
+@pytest.fixture(scope="module")
+def dead() -> str:
+    """The worker id of a process of this host that has ended."""
+    code = "from nas.recovery import worker_id; print(worker_id())"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[MlflowClient, Path]:
+    """One SQLite MLflow store for the module (its schema is made once)."""
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("orphans")
+    return MlflowClient(f"sqlite:///{folder / 'mlflow.db'}"), folder
+
+
+@pytest.fixture
+def store(mlflow_store: tuple[MlflowClient, Path], request: pytest.FixtureRequest) -> tuple[MlflowClient, str]:
+    """The module's store and an experiment of the test's own."""
+    client, folder = mlflow_store
+    name = request.node.name
+    return client, client.create_experiment(name, artifact_location=(folder / name).as_uri())
+
+
+def test_running_runs_of_a_dead_process_end_failed_with_the_reason(store: tuple[MlflowClient, str],
+                                                                   dead: str) -> None:
     from nas.recovery import worker_id
 
-    code = "from nas.recovery import worker_id; print(worker_id())"
-    dead = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[2]).stdout.strip()
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.create_experiment("orphans", artifact_location=(tmp_path / "art").as_uri())
+    client, experiment = store
     tags = {"nasflow.study": "s", "nasflow.kind": "retrain"}
     orphan = client.create_run(experiment, tags={**tags, "nasflow.worker": dead}).info.run_id
     alive = client.create_run(experiment, tags={**tags, "nasflow.worker": worker_id()}).info.run_id
@@ -46,17 +71,14 @@ def _trial(number: int, worker: str, age_s: float, state: str = "COMPLETE", **sy
         intermediate_values={0: 0.5}, trial_id=number)
 
 
-def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(tmp_path: Path) -> None:
+def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(
+        store: tuple[MlflowClient, str], dead: str, tmp_path: Path) -> None:
     import optuna
-    from mlflow import MlflowClient
 
     from nas.recovery import stale_workers, worker_id
     from workflows.tracking import UNWRITTEN_ATTR, runs_lock
     from workflows.trial_restore import write_missing_trial_runs
 
-    code = "from nas.recovery import worker_id; print(worker_id())"
-    dead = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[2]).stdout.strip()
     study = optuna.create_study(study_name="s", directions=["maximize"])
     for trial in [_trial(0, "far:1:1", 7200), _trial(1, "far:2:1", 0), _trial(2, "far:2:1", 0),
                   _trial(3, worker_id(), 7200), _trial(4, dead, 0), _trial(5, "gone:3:1", 0, "FAIL"),
@@ -64,8 +86,7 @@ def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(tm
         study.add_trial(trial)
     study._storage.set_study_system_attr(study._study_id, f"{UNWRITTEN_ATTR}far:2:1", [2])  # its search gave up
     assert stale_workers(study) == {"gone:3:1"}
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.create_experiment("restore", artifact_location=(tmp_path / "art").as_uri())
+    client, experiment = store
     written: list[dict[int, str]] = []
 
     def start() -> None:  # a host starting: under the study's lock, as restore_trial_records does
@@ -87,11 +108,9 @@ def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(tm
     assert write_missing_trial_runs(client, experiment, study, {"nasflow.study": "s"}, "val_accuracy") == {}
 
 
-def test_runs_left_open_by_a_host_the_heartbeat_found_stopped_end_failed_with_the_reason(tmp_path: Path) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.create_experiment("stale", artifact_location=(tmp_path / "art").as_uri())
+def test_runs_left_open_by_a_host_the_heartbeat_found_stopped_end_failed_with_the_reason(
+        store: tuple[MlflowClient, str]) -> None:
+    client, experiment = store
     tags = {"nasflow.study": "s", "nasflow.kind": "trial"}
     stopped = client.create_run(experiment, tags={**tags, "nasflow.worker": "gone:3:1"}).info.run_id
     beating = client.create_run(experiment, tags={**tags, "nasflow.worker": "far:2:1"}).info.run_id

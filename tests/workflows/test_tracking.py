@@ -16,10 +16,19 @@ from workflows.kb_records import KnowledgeBaseObserver
 from workflows.tracking import MlflowSearchObserver
 
 
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[MlflowClient, Path]:
+    """One SQLite MLflow store for the module (its schema is made once)."""
+    folder = tmp_path_factory.mktemp("tracking")
+    return MlflowClient(f"sqlite:///{folder / 'mlflow.db'}"), folder
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> tuple[MlflowClient, str]:
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return client, client.create_experiment("search", artifact_location=(tmp_path / "artifacts").as_uri())
+def store(mlflow_store: tuple[MlflowClient, Path], request: pytest.FixtureRequest) -> tuple[MlflowClient, str]:
+    """The module's store and an experiment of the test's own."""
+    client, folder = mlflow_store
+    name = request.node.name
+    return client, client.create_experiment(name, artifact_location=(folder / name).as_uri())
 
 
 def result(number: int, state: str = "complete") -> TrialResult:
