@@ -26,28 +26,11 @@ def dead() -> str:
                           cwd=Path(__file__).resolve().parents[2]).stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[MlflowClient, Path]:
-    """One SQLite MLflow store for the module (its schema is made once)."""
-    from mlflow import MlflowClient
-
-    folder = tmp_path_factory.mktemp("orphans")
-    return MlflowClient(f"sqlite:///{folder / 'mlflow.db'}"), folder
-
-
-@pytest.fixture
-def store(mlflow_store: tuple[MlflowClient, Path], request: pytest.FixtureRequest) -> tuple[MlflowClient, str]:
-    """The module's store and an experiment of the test's own."""
-    client, folder = mlflow_store
-    name = request.node.name
-    return client, client.create_experiment(name, artifact_location=(folder / name).as_uri())
-
-
-def test_running_runs_of_a_dead_process_end_failed_with_the_reason(store: tuple[MlflowClient, str],
+def test_running_runs_of_a_dead_process_end_failed_with_the_reason(mlflow_experiment: tuple[MlflowClient, str],
                                                                    dead: str) -> None:
     from nas.recovery import worker_id
 
-    client, experiment = store
+    client, experiment = mlflow_experiment
     tags = {"nasflow.study": "s", "nasflow.kind": "retrain"}
     orphan = client.create_run(experiment, tags={**tags, "nasflow.worker": dead}).info.run_id
     alive = client.create_run(experiment, tags={**tags, "nasflow.worker": worker_id()}).info.run_id
@@ -72,7 +55,7 @@ def _trial(number: int, worker: str, age_s: float, state: str = "COMPLETE", **sy
 
 
 def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(
-        store: tuple[MlflowClient, str], dead: str, tmp_path: Path) -> None:
+        mlflow_experiment: tuple[MlflowClient, str], dead: str, tmp_path: Path) -> None:
     import optuna
 
     from nas.recovery import stale_workers, worker_id
@@ -86,7 +69,7 @@ def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(
         study.add_trial(trial)
     study._storage.set_study_system_attr(study._study_id, f"{UNWRITTEN_ATTR}far:2:1", [2])  # its search gave up
     assert stale_workers(study) == {"gone:3:1"}
-    client, experiment = store
+    client, experiment = mlflow_experiment
     written: list[dict[int, str]] = []
 
     def start() -> None:  # a host starting: under the study's lock, as restore_trial_records does
@@ -109,8 +92,8 @@ def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(
 
 
 def test_runs_left_open_by_a_host_the_heartbeat_found_stopped_end_failed_with_the_reason(
-        store: tuple[MlflowClient, str]) -> None:
-    client, experiment = store
+        mlflow_experiment: tuple[MlflowClient, str]) -> None:
+    client, experiment = mlflow_experiment
     tags = {"nasflow.study": "s", "nasflow.kind": "trial"}
     stopped = client.create_run(experiment, tags={**tags, "nasflow.worker": "gone:3:1"}).info.run_id
     beating = client.create_run(experiment, tags={**tags, "nasflow.worker": "far:2:1"}).info.run_id

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import optuna
 import pytest
 from mlflow import MlflowClient
@@ -16,28 +14,13 @@ from workflows.kb_records import KnowledgeBaseObserver
 from workflows.tracking import MlflowSearchObserver
 
 
-@pytest.fixture(scope="module")
-def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[MlflowClient, Path]:
-    """One SQLite MLflow store for the module (its schema is made once)."""
-    folder = tmp_path_factory.mktemp("tracking")
-    return MlflowClient(f"sqlite:///{folder / 'mlflow.db'}"), folder
-
-
-@pytest.fixture
-def store(mlflow_store: tuple[MlflowClient, Path], request: pytest.FixtureRequest) -> tuple[MlflowClient, str]:
-    """The module's store and an experiment of the test's own."""
-    client, folder = mlflow_store
-    name = request.node.name
-    return client, client.create_experiment(name, artifact_location=(folder / name).as_uri())
-
-
 def result(number: int, state: str = "complete") -> TrialResult:
     history = [{"val_accuracy": 0.5 + 0.1 * epoch, "train_loss": 1.0 - 0.2 * epoch} for epoch in range(3)]
     return TrialResult(number, state, {"channels": 8 + number}, history, dict(history[-1]), wall_time_s=1.5)
 
 
-def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(store) -> None:
-    client, experiment = store
+def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {"nasflow.study": "s"}, {"search.n_trials": 3})
     tracker.search_started("s", 3, 0)
     for number, state in enumerate(["complete", "pruned", "failed"]):
@@ -57,16 +40,16 @@ def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(s
     assert tracker.trial_runs.get(0) == runs["0"].info.run_id
 
 
-def test_a_search_with_its_budget_spent_opens_no_parent_run(store) -> None:
-    client, experiment = store
+def test_a_search_with_its_budget_spent_opens_no_parent_run(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     tracker.search_started("s", 3, 3)  # resumed (or repro'd) after the last trial
     tracker.search_ended(optuna.create_study())
     assert tracker.parent_id is None and client.search_runs([experiment]) == []
 
 
-def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(store) -> None:
-    client, experiment = store
+def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     tracker.search_started("s", 2, 0)
     client.delete_experiment(experiment)  # every new run now fails in the store
@@ -76,8 +59,8 @@ def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(store) 
         tracker.trial_started(1, {})
 
 
-def test_abort_marks_the_open_trial_run_and_the_search_run_failed(store) -> None:
-    client, experiment = store
+def test_abort_marks_the_open_trial_run_and_the_search_run_failed(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     tracker.search_started("s", 2, 0)
     parent = tracker.parent_id
@@ -87,8 +70,8 @@ def test_abort_marks_the_open_trial_run_and_the_search_run_failed(store) -> None
     assert statuses[parent] == "FAILED" and list(statuses.values()) == ["FAILED", "FAILED"]
 
 
-def test_knowledge_base_records_carry_each_trials_run_id_even_when_written_after_the_trial(store, tmp_path) -> None:
-    client, experiment = store
+def test_knowledge_base_records_carry_each_trials_run_id_even_when_written_after_the_trial(mlflow_experiment, tmp_path) -> None:
+    client, experiment = mlflow_experiment
     kb = KnowledgeBase(f"sqlite:///{tmp_path / 'kb.db'}")
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     recorder = KnowledgeBaseObserver(kb, digits_task(), "cnn", {"epochs": 3}, {"study_name": "s"}, tracker.trial_runs)
