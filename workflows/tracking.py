@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -16,13 +17,22 @@ from nas.locks import StudyLock
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
 from workflows.pause import pause_at
-from workflows.tracking_server import answers, configure_retries, describe, is_server, request_error, unavailable
+from workflows.tracking_server import (
+    answers,
+    configure_retries,
+    describe,
+    is_server,
+    request_error,
+    retry_seconds,
+    unavailable,
+)
 from workflows.workspace import Workspace
 
 # a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
 RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
 PRUNED_TAG = "pruned"
 MAX_UNWRITTEN = 1000  # finished trials whose runs a search keeps while the tracking server does not answer
+PROBE_S = 2.0  # the least time between two health checks of a tracking server that does not answer
 UNWRITTEN_ATTR = "nasflow.mlflow_unwritten:"  # study attribute (+ worker): the trials whose runs it left unwritten
 
 
@@ -195,6 +205,7 @@ class MlflowSearchObserver(SearchObserver):
         self.unwritten: dict[int, Unwritten] = {}
         self.down: BaseException | None = None  # the error of the tracking server while it does not answer
         self.study_name = tags.get("nasflow.study", "")
+        self.next_probe = 0.0  # monotonic time of the next health check while the server does not answer
 
     def _submit(self, fn: Any, *args: Any) -> Future:
         """Queue the MLflow call ``fn(*args)`` on the writer; skipped once an earlier call failed."""
@@ -241,10 +252,13 @@ class MlflowSearchObserver(SearchObserver):
 
     def _answering(self) -> bool:
         """Whether MLflow calls may go out now: always, unless the tracking server stopped answering; then after a
-        health check that it answers again, having written the runs it kept."""
+        health check (at most one per :data:`PROBE_S`) that it answers again, having written the runs it kept."""
         if self.down is None:
             return True
+        if time.monotonic() < self.next_probe:
+            return False
         if not answers(self.client.tracking_uri, self.request_timeout_s):
+            self.next_probe = time.monotonic() + PROBE_S
             return False
         self.down = None
         self._write_unwritten()
@@ -365,13 +379,12 @@ class MlflowSearchObserver(SearchObserver):
     def _wait_for_server(self) -> None:
         """Ask the server's health with backoff (2, 4, 8 … s) for ``tracking.retry_s``; write the kept runs once
         it answers."""
-        import os
-
-        from workflows.tracking_server import retry_seconds
-
         deadline = time.monotonic() + retry_seconds(int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")))
-        wait = 1.0
-        while not self._answering() and time.monotonic() < deadline:
+        wait = PROBE_S
+        while True:
+            self.next_probe = 0.0  # this loop spaces the checks itself
+            if self._answering() or time.monotonic() >= deadline:
+                return
             time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
             wait = min(2 * wait, 60.0)
 
