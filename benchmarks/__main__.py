@@ -3,7 +3,7 @@
 python -m benchmarks                       # everything (about 15 minutes on 2 cores)
 python -m benchmarks --quick               # tiny sizes and a couple of seeds (the CI smoke test)
 python -m benchmarks --only nb201 --only kb
-python -m benchmarks --only images         # image-folder loading (NASFLOW_BENCH_IMAGES=50000 for CIFAR size)
+python -m benchmarks --only images         # loading 50,000 PNGs (generated once into benchmarks/.cache)
 python -m benchmarks --only cnn            # a ResNet-style CNN at 3×32×32: nasflow's loop vs a hand loop, bf16 vs fp32
 python -m benchmarks --only nb201-proposals   # candidate default samplers on NAS-Bench-201 (not in the default run)
 python -m benchmarks --only gpu            # nasflow on a CUDA GPU vs a hand loop (says so and exits 0 without CUDA)
@@ -67,6 +67,14 @@ def _has_cuda() -> bool:
     return available()
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and a couple of seeds (smoke test)")
@@ -89,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             print("[benchmarks] gpu: this machine has no CUDA device; nothing measured", file=sys.stderr, flush=True)
             continue
         print(f"[benchmarks] {name}{' (quick)' if args.quick else ''}...", file=sys.stderr, flush=True)
-        part_start = time.perf_counter()
+        part_start, load_before = time.perf_counter(), _load_average()
         result = {**PARTS, **EXTRA}[name](args.quick)
         result.seconds = time.perf_counter() - part_start
+        result.load_average = None if load_before is None else (load_before, _load_average() or 0.0)
         parts.append(result)
         print(f"[benchmarks] {name} done in {result.seconds:.0f} s", file=sys.stderr, flush=True)
     if not parts:

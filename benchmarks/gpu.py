@@ -1,14 +1,23 @@
 """``python -m benchmarks --only gpu``: nasflow's loop on a GPU against a hand loop on the same GPU.
 
 A ResNet-style 3×32×32 CNN at batch 128 on generated data: fp32, bf16 (or fp16 where bf16 is missing) with
-channels_last, and device-resident data against pinned per-batch copies. On a machine without CUDA it says so and
-runs nothing. (One-trial-per-GPU scaling is not measured here yet.)
+channels_last, device-resident data against pinned per-batch copies, and one trial per GPU: a worker process per
+visible GPU (``CUDA_VISIBLE_DEVICES`` set as nasflow's search workers get it), all training at once, against one
+worker alone. On a machine without CUDA it says so and runs nothing; the logic runs on the CPU in the tests.
+``python -m benchmarks.gpu --worker N DEVICE`` is one such worker (it prints its samples/s as JSON).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -16,6 +25,8 @@ from torch import nn
 from benchmarks.table import Figure, PartResult
 
 TARGET = 0.95
+SCALING_TARGET = 0.9  # aggregate throughput of G GPUs at least 0.9 × G × one GPU
+REPO = Path(__file__).resolve().parents[1]
 
 
 def resnet_ish(seed: int) -> nn.Module:
@@ -113,6 +124,76 @@ def throughput_figures(device: torch.device, n: int, repeats: int) -> list[Figur
     return figures
 
 
+def worker_envs(gpus: Sequence[str]) -> list[dict[str, str]]:
+    """One environment per GPU, ``CUDA_VISIBLE_DEVICES`` naming it as :func:`nas.device.worker_gpu` assigns search
+    workers theirs (no GPUs: one environment, unchanged, for a worker on the CPU)."""
+    from nas.device import worker_gpu
+
+    if not gpus:
+        return [dict(os.environ)]
+    return [{**os.environ, "CUDA_VISIBLE_DEVICES": str(worker_gpu(i, gpus))} for i in range(len(gpus))]
+
+
+def run_workers(envs: Sequence[dict[str, str]], n: int, device: str, timeout: float = 240) -> list[float]:
+    """Samples/s of one worker process per environment, measured at the same time: each warms up, says it is
+    ready, and trains once every worker is ready."""
+    command = [sys.executable, "-m", "benchmarks.gpu", "--worker", str(n), device]
+    procs = [subprocess.Popen(command, env=env, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for env in envs]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError(f"a GPU benchmark worker failed to start: {line}{proc.communicate()[1][-2000:]}")
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outs = [proc.communicate(timeout=timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for proc, (_, err) in zip(procs, outs):
+        if proc.returncode != 0:
+            raise RuntimeError(f"a GPU benchmark worker exited {proc.returncode}: {err[-2000:]}")
+    return [float(json.loads(out)["samples_per_s"]) for out, _ in outs]
+
+
+def scaling_figure(alone: float, together: Sequence[float], label: str) -> Figure:
+    """The aggregate throughput of ``together`` (one worker per GPU, at once) against ``len(together)`` × one
+    worker ``alone``; the ratio is the scaling efficiency."""
+    count = len(together)
+    return Figure(f"one trial per GPU: {count} worker(s) at once vs {count} × one alone", sum(together),
+                  "samples/s", baseline=alone * count, baseline_name=f"{count} × one worker alone",
+                  target=SCALING_TARGET, target_on="ratio", decimals=0,
+                  note=f"fp32 nasflow loop per worker, {label}; per worker: "
+                       + ", ".join(f"{t:.0f}" for t in together))
+
+
+def scaling_figures(gpus: Sequence[str], n: int, device: str) -> list[Figure]:
+    """One worker on the first GPU alone, then one per GPU at once."""
+    envs = worker_envs(gpus)
+    (alone,) = run_workers(envs[:1], n, device)
+    together = run_workers(envs, n, device)
+    label = f"GPUs {','.join(gpus)}" if gpus else "CPU"
+    return [scaling_figure(alone, together, label)]
+
+
+def worker(n: int, device: str) -> None:
+    """One benchmark worker: warm up, print ``ready``, wait for ``go`` on stdin, train ``n`` samples and print the
+    samples/s as JSON."""
+    target = torch.device(device)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
+    nasflow_loop(resnet_ish(0), x[:256], y[:256], target, "32", False)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    seconds = timed(nasflow_loop, resnet_ish(1), x, y, target, "32", False, device=target)
+    print(json.dumps({"samples_per_s": n / seconds}), flush=True)
+
+
 def available() -> bool:
     """Whether this machine has a CUDA GPU to measure."""
     return torch.cuda.is_available()
@@ -120,6 +201,25 @@ def available() -> bool:
 
 def run(quick: bool = False) -> PartResult:
     """The GPU figures on ``cuda`` (the caller checks :func:`available` first)."""
+    from nas.device import visible_gpus
+
     n, repeats = (1024, 1) if quick else (20_000, 3)
+    gpus = visible_gpus("auto")
     figures = throughput_figures(torch.device("cuda"), n, repeats)
-    return PartResult("gpu", figures, {"samples": n, "repeats": repeats, "gpus": torch.cuda.device_count()})
+    torch.cuda.empty_cache()  # the workers get the GPUs' memory
+    figures += scaling_figures(gpus, n * 2, "cuda")
+    return PartResult("gpu", figures, {"samples": n, "repeats": repeats, "gpus": gpus,
+                                       "names": [torch.cuda.get_device_name(i) for i in range(len(gpus))]})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description="one GPU benchmark worker")
+    parser.add_argument("--worker", type=int, metavar="N", required=True, help="samples to train")
+    parser.add_argument("device", help="the device the worker trains on (cuda: the one CUDA_VISIBLE_DEVICES names)")
+    args = parser.parse_args(argv)
+    worker(args.worker, args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-COLUMNS = ("figure", "measured", "baseline (same run)", "ratio", "target", "met?")
+COLUMNS = ("figure", "measured", "baseline (same run)", "ratio", "target", "met?", "load avg")
 
 
 @dataclass
@@ -52,8 +52,8 @@ class Figure:
             return None
         return checked >= self.target if self.higher_is_better else checked <= self.target
 
-    def cells(self) -> list[str]:
-        """The row's text cells, in :data:`COLUMNS` order."""
+    def cells(self, load: str = "—") -> list[str]:
+        """The row's text cells, in :data:`COLUMNS` order (``load``: the machine's load while it was measured)."""
         d = self.decimals
         measured = f"{self.value:.{d}f}" + (f" ± {self.std:.{d}f}" if self.std is not None else "")
         measured += f" {self.unit}" if self.unit else ""
@@ -66,17 +66,24 @@ class Figure:
             sign = "≥" if self.higher_is_better else "≤"
             target = f"{sign} {self.target:.3g}" + ("×" if self.target_on == "ratio" else f" {self.unit}".rstrip())
         met = {True: "yes", False: "**no**", None: "—"}[self.met]
-        return [self.name, measured, baseline, ratio, target, met]
+        return [self.name, measured, baseline, ratio, target, met, load]
 
 
 @dataclass
 class PartResult:
-    """What one benchmark part produced: its figures and the details behind them (for the JSON)."""
+    """What one benchmark part produced: its figures and the details behind them (for the JSON), and the 1-minute
+    load average before and after it ran (other work on the machine skews timings: a load above the core count
+    means the figures are pessimistic)."""
 
     part: str
     figures: list[Figure] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    load_average: tuple[float, float] | None = None
+
+    def load(self) -> str:
+        """The load averages as a table cell: ``before→after``, or — when not measured."""
+        return "—" if self.load_average is None else "{:.1f}→{:.1f}".format(*self.load_average)
 
 
 def markdown(parts: list[PartResult]) -> str:
@@ -84,13 +91,13 @@ def markdown(parts: list[PartResult]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for part in parts:
         for figure in part.figures:
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in figure.cells()) + " |")
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in figure.cells(part.load())) + " |")
     return "\n".join(lines)
 
 
 def plain(parts: list[PartResult]) -> str:
     """The same table aligned for a terminal, with notes below it."""
-    rows = [list(COLUMNS)] + [[c.replace("**", "") for c in f.cells()] for p in parts for f in p.figures]
+    rows = [list(COLUMNS)] + [[c.replace("**", "") for c in f.cells(p.load())] for p in parts for f in p.figures]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     out.insert(1, "  ".join("-" * w for w in widths))
@@ -107,7 +114,7 @@ def write_json(parts: list[PartResult], quick: bool, folder: Path = RESULTS) -> 
         "quick": quick,
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
         "parts": [
-            {"part": p.part, "seconds": round(p.seconds, 1), "details": p.details,
+            {"part": p.part, "seconds": round(p.seconds, 1), "load_average": p.load_average, "details": p.details,
              "figures": [{**asdict(f), "ratio": f.ratio, "met": f.met} for f in p.figures]}
             for p in parts
         ],

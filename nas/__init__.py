@@ -27,7 +27,7 @@ from nas.export import export_standalone, load_exported
 from nas.extract import make_factory
 from nas.factory import ConstructorFactory, DataShape, ModelFactory
 from nas.fingerprint import fingerprint
-from nas.model_file import ModelSpec, load_model_class, resolve_names
+from nas.model_file import ModelSpec, constructor_value, load_model_class
 from nas.normalize import Normalized, input_stats, normalized_factory
 from nas.observer import Observers, SearchObserver, TrialResult
 from nas.proxy import SynflowScore, make_score, synflow
@@ -73,6 +73,7 @@ __all__ = [
     "TrialResult",
     "augment",
     "best_params",
+    "constructor_value",
     "device_name",
     "evaluate",
     "export_digits",
@@ -83,7 +84,6 @@ __all__ = [
     "load_data_folder",
     "load_exported",
     "load_model_class",
-    "resolve_names",
     "make_factory",
     "make_score",
     "measure_cost",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nas.errors import ModelFileError
-from nas.model_file import ModelSpec, constructor_of, file_namespace, load_model_class, resolve_names
+from nas.model_file import ModelSpec, constructor_of, constructor_value, file_namespace, load_model_class
 from nas.signature_space import DATA_BOUND_ARGS, data_role, space_from_signature
 from nas.space import SearchSpace
 
@@ -69,7 +69,8 @@ class ConstructorFactory:
             if role is not None and name not in self.space.fixed:
                 kwargs[name] = self.data_values.get(name, self.shape.role_value(role))
         namespace = file_namespace(self.spec)
-        kwargs.update({k: resolve_names(v, namespace) for k, v in self.space.fixed.items()})
+        kwargs.update({k: constructor_value(self.model_class, k, v, namespace, f"'{self.spec.file}'")
+                       for k, v in self.space.fixed.items()})
         kwargs.update(params)
         return kwargs
 

@@ -46,17 +46,94 @@ def _dotted(name: str) -> object | None:
         return None
 
 
-def resolve_names(value: Any, namespace: dict[str, Any]) -> Any:
-    """``value`` with strings naming a class or function of ``namespace`` (or a dotted import path) replaced by it.
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and all(part.isidentifier() for part in value.split("."))
 
-    Lists and tuples are resolved element-wise; any other value, and a string naming nothing, passes through.
+
+def _named(name: str, namespace: dict[str, Any]) -> object | None:
+    """The class or function ``name`` names in ``namespace`` (or as a dotted import path), else ``None``."""
+    found = namespace.get(name) if "." not in name else _dotted(name)
+    return found if inspect.isclass(found) or inspect.isfunction(found) or inspect.isbuiltin(found) else None
+
+
+@dataclass(frozen=True)
+class ArgumentUses:
+    """How a model's code (the class's methods, or the factory function) uses its constructor parameters by name:
+    ``as_string`` (a subscript index ``cfg[name]``, or compared with a string constant) or ``as_object`` (called,
+    ``name(...)``, or an attribute read that no ``str`` has, ``name.expansion``)."""
+
+    as_string: frozenset[str]
+    as_object: frozenset[str]
+
+
+def argument_uses(model_class: Callable[..., Any]) -> ArgumentUses:
+    """The :class:`ArgumentUses` of ``model_class``'s source (empty when the source cannot be read)."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(model_class)))
+    except (OSError, TypeError, SyntaxError):
+        return ArgumentUses(frozenset(), frozenset())
+    as_string: set[str] = set()
+    as_object: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Name):
+            as_string.add(node.slice.id)
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(s, ast.Constant) and isinstance(s.value, str) for s in sides):
+                as_string.update(s.id for s in sides if isinstance(s, ast.Name))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            as_object.add(node.func.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and not hasattr(str, node.attr):
+            as_object.add(node.value.id)
+    return ArgumentUses(frozenset(as_string), frozenset(as_object))
+
+
+def _kind(parameter: inspect.Parameter, uses: ArgumentUses) -> str:
+    """``"string"``, ``"object"`` or ``"unknown"``: what the constructor wants in ``parameter``."""
+    default = None if parameter.default is inspect.Parameter.empty else parameter.default
+    annotation = None if parameter.annotation is inspect.Parameter.empty else parameter.annotation
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    literal_strings = "Literal[" in str(annotation) and ("'" in str(annotation) or '"' in str(annotation))
+    if isinstance(default, str) or text == "str" or literal_strings or parameter.name in uses.as_string:
+        return "string"
+    callable_annotation = text.startswith(("type", "Type", "Callable")) or "typing.Callable" in str(annotation)
+    if inspect.isclass(default) or inspect.isfunction(default) or callable_annotation:
+        return "object"
+    if parameter.name in uses.as_object:
+        return "object"
+    return "unknown"
+
+
+def constructor_value(model_class: Callable[..., Any], name: str, value: Any, namespace: dict[str, Any],
+                      where: str) -> Any:
+    """The value to pass for a fixed constructor argument ``name`` (``model.args.<name>``), by one rule.
+
+    A string stays a string where the parameter's default or annotation is ``str`` (or a ``Literal`` of strings), or
+    where the model's code indexes with it (``cfg[vgg_name]``) or compares it with a string. Elsewhere a string that
+    names a class or function of the model file, or a dotted import path (``torch.nn.ReLU``), is passed as that
+    object; lists and tuples element-wise. Where the parameter must be an object (its default or annotation is a class
+    or callable, or the code calls it or reads an attribute of it, ``block.expansion``), a name that names nothing
+    raises :class:`ModelFileError`.
     """
-    if isinstance(value, (list, tuple)):
-        return type(value)(resolve_names(v, namespace) for v in value)
-    if not isinstance(value, str) or not all(part.isidentifier() for part in value.split(".")):
+    parameter = inspect.signature(constructor_of(model_class)).parameters.get(name)
+    kind = "unknown" if parameter is None else _kind(parameter, argument_uses(model_class))
+    if kind == "string":
         return value
-    found = namespace.get(value) if "." not in value else _dotted(value)
-    return found if inspect.isclass(found) or inspect.isfunction(found) or inspect.isbuiltin(found) else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(constructor_value(model_class, name, v, namespace, where) for v in value)
+    found = _named(value, namespace) if _is_name(value) else None
+    if found is None and kind == "object" and isinstance(value, str):
+        known = sorted(k for k, v in namespace.items() if not k.startswith("_") and _named(k, namespace) is not None
+                       and getattr(v, "__module__", None) == namespace.get("__name__"))
+        raise ModelFileError(
+            f"model.args.{name}={value!r}: {where} defines no class or function '{value}' and it is no importable "
+            f"dotted path; the constructor uses {name} as an object, so name one of: {', '.join(known) or 'none'} "
+            "(or a path such as torch.nn.ReLU)"
+        )
+    return value if found is None else found
 
 
 def file_namespace(spec: ModelSpec) -> dict[str, Any]:

@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(handler=commands.cmd_data_check)
     q.add_argument("folder", help="a data folder: class sub-folders of images, a CSV table or an .npz")
     q.add_argument("--no-progress", action="store_true", help="no finished-phase line on the terminal")
+    q.add_argument("--no-cache", action="store_true",
+                   help="decode every image, neither reading nor writing the workspace's decode cache")
+    _overrides(q)
     _describe(parser)
     return parser
 

@@ -275,11 +275,22 @@ def cmd_data_init(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
-    """Validate a data folder; print its content hash and meta-features as JSON."""
+    """Validate a data folder; print its content hash and meta-features as JSON. Decoded images are read from and
+    written to the workspace's decode cache when the workspace exists and is writable (a check creates no
+    workspace); ``--no-cache`` decodes every file and writes nothing."""
+    import math
+    import os
+
     from nas.data import load_data_folder
     from workflows.progress import phase_line
 
-    data = load_data_folder(Path(args.folder))
+    cache, memory_mb = None, math.inf
+    if not args.no_cache:
+        cfg = _cfg(args)
+        workspace = Path(cfg.workspace).expanduser().resolve()
+        if workspace.is_dir() and os.access(workspace, os.W_OK):
+            cache, memory_mb = workspace / "cache", float(cfg.data.memory_mb)
+    data = load_data_folder(Path(args.folder), cache=cache, memory_mb=memory_mb)
     print(json.dumps({"name": data.name, "content_hash": data.content_hash, "meta": data.meta}, indent=2, default=str))
     phase_line(f"checked {args.folder}: {len(data.y)} samples, {data.n_classes} classes, content hash "
                f"{data.content_hash[:12]}", not args.no_progress)

@@ -3,10 +3,10 @@
 A data folder holds exactly one of:
 
 * class sub-folders of PNG/JPEG images (``<folder>/<class>/<file>.png``), all the same size; converted to
-  grayscale if every image is grayscale, else RGB; ``x`` is N×C×H×W float32 in [0, 1];
+  grayscale if every image is grayscale, else RGB; ``x`` is N×C×H×W uint8 (raw pixels 0..255);
 * one CSV with a header and a label column (``label`` unless ``label_column`` says otherwise); every other column
   is a numeric feature; ``x`` is N×F float32, raw values (not standardized);
-* one ``.npz`` with ``x`` (N×F, N×H×W or N×C×H×W; uint8 is scaled to [0, 1], other dtypes kept as they are) and
+* one ``.npz`` with ``x`` (N×F, N×H×W or N×C×H×W; uint8 stays uint8, other numbers become float32) and
   ``y`` (integer or string labels).
 
 An optional ``dataset.yaml`` beside the data may set ``name``, ``task_type`` (``classification``),

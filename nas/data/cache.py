@@ -2,9 +2,10 @@
 
 An entry is keyed by the folder's file listing (relative path, size and mtime of every file, dataset.yaml too),
 so a changed, added or removed file gives another key and the folder is decoded again; each folder keeps only its
-latest entry. A cache file that does not read back (truncated, overwritten, its JSON missing or garbled) is
-rebuilt with a :class:`CacheWarning`. Arrays are written to a temporary name first and renamed, so a reader
-never sees half a file.
+latest entry. An entry is read back memory-mapped (copy-on-write): nothing is copied until it is used, and
+processes loading the same folder share the pages. A cache file that does not read back (truncated, overwritten,
+its JSON missing or garbled) is rebuilt with a :class:`CacheWarning`. Arrays are written to a temporary name first
+and renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+FORMAT = 2  # of an entry's files: a new format gives new keys, so older entries are replaced, not misread
+
 
 class CacheWarning(UserWarning):
     """A cache entry could not be read back and is being rebuilt."""
@@ -32,16 +35,18 @@ class CacheEntry:
     pixels: Path
     meta: Path
 
-    def load(self, mmap: bool) -> tuple[np.ndarray, dict[str, Any]] | None:
-        """The pixels (memory-mapped copy-on-write when ``mmap``) and metadata; None if absent; a
-        :class:`CacheWarning` and None if unreadable."""
+    def load(self) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """The pixels (memory-mapped, copy-on-write) and metadata; None if absent; a :class:`CacheWarning` and None
+        if unreadable."""
         if not self.pixels.is_file() and not self.meta.is_file():
             return None
         try:
             meta = json.loads(self.meta.read_text())
-            pixels = np.load(self.pixels, mmap_mode="c" if mmap else None, allow_pickle=False)
+            pixels = np.load(self.pixels, mmap_mode="c", allow_pickle=False)
             if pixels.dtype != np.uint8 or list(pixels.shape) != meta["shape"]:
                 raise ValueError(f"holds {pixels.dtype} {list(pixels.shape)}, expected uint8 {meta['shape']}")
+            if not isinstance(meta["content_hash"], str) or len(meta["histogram"]) != 256:
+                raise ValueError("its metadata lacks the content hash or the pixel histogram")
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
             warnings.warn(f"{self.pixels}: the decoded-image cache is corrupt ({reason}); decoding the folder again "
@@ -59,9 +64,8 @@ class CacheEntry:
         the folder's older entries."""
         self.pixels.parent.mkdir(parents=True, exist_ok=True)
         partial = self._partial()
-        if isinstance(pixels, np.memmap) and Path(str(pixels.filename)) == partial:
-            pixels.flush()
-        else:
+        allocated = isinstance(pixels, np.memmap) and Path(str(pixels.filename)) == partial
+        if not allocated:  # an allocated array is in the page cache already, for every reader (no msync needed)
             np.save(partial, pixels)  # np.save keeps a name that already ends in .npy
         os.replace(partial, self.pixels)
         tmp = self.meta.with_suffix(".json.tmp")
@@ -71,17 +75,18 @@ class CacheEntry:
             if old.name.split(".")[0] != self.pixels.stem:
                 old.unlink(missing_ok=True)
 
+    def discard(self) -> None:
+        """Remove what :meth:`allocate` wrote (decoding into it failed)."""
+        self._partial().unlink(missing_ok=True)
+
     def _partial(self) -> Path:
         return self.pixels.with_name(f"{self.pixels.stem}.partial-{os.getpid()}.npy")  # one per writing process
 
 
 def listing_key(stamps: Mapping[str, tuple[int, int]], extra: str = "") -> str:
     """A key of a folder's files as they are now: ``stamps`` maps each relative path to (size, mtime in ns)."""
-    digest = hashlib.sha256(extra.encode())
-    for name in sorted(stamps):
-        size, mtime_ns = stamps[name]
-        digest.update(f"\0{name}\0{size}\0{mtime_ns}".encode())
-    return digest.hexdigest()[:32]
+    listing = "\0".join(f"{name}\0{size}\0{mtime_ns}" for name, (size, mtime_ns) in sorted(stamps.items()))
+    return hashlib.sha256(f"{FORMAT}\0{extra}\0{listing}".encode()).hexdigest()[:32]
 
 
 def cache_entry(root: Path, folder: Path, key: str) -> CacheEntry:

@@ -53,7 +53,8 @@ def load_data_folder(folder: Path | str, name: str | None = None, cache: Path | 
         val_idx=as_tensor["val"],
         test_idx=as_tensor["test"],
         content_hash=samples.content_hash or content_hash(folder, files),
-        meta=meta_features(samples.x, samples.y, samples.classes, spec.task_type, samples.format, splits),
+        meta=meta_features(samples.x, samples.y, samples.classes, spec.task_type, samples.format, splits,
+                           samples.histogram),
         path=folder,
         pending_cache=samples.save_cache,
     )

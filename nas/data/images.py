@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Callable
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from nas.data.cache import cache_entry, listing_key
 from nas.data.decode import decode_file, decode_images, in_memory
-from nas.data.meta import content_hash
+from nas.data.meta import digests_hash
 from nas.data.samples import Samples, encode_labels
 from nas.data.spec import SPEC_FILE, DatasetSpec
 from nas.data.splits import SPLITS, assign_splits
@@ -31,79 +34,96 @@ def read_images(folder: Path, class_dirs: list[Path], spec: DatasetSpec, cache: 
     """Decode every image under ``class_dirs`` into one N×C×H×W uint8 array (raw pixels 0..255).
 
     All images are converted to grayscale (C=1) if every one is grayscale, else to RGB (C=3). With a ``cache``
-    folder the decoded array is kept there (see :mod:`nas.data.cache`) and read back while the files are unchanged;
-    pixels larger than ``memory_mb`` are decoded straight into the cache file and memory-mapped from it, the samples
-    ordered train, val, test so that each split is one contiguous slice of the file (no copy). With ``defer_cache``
-    an in-memory entry is written only when the returned samples' ``save_cache`` is called.
+    folder the decoded array is kept there (see :mod:`nas.data.cache`), decoded straight into the cache file and
+    memory-mapped from it; pixels larger than ``memory_mb`` are ordered train, val, test so that each split is one
+    contiguous slice of the file (no copy). With ``defer_cache`` the pixels are decoded into memory and an entry is
+    written only when the returned samples' ``save_cache`` is called (pixels within ``memory_mb`` only). Each file is
+    read once: the content hash comes from the digests the decoding computes (or from the cache entry).
     """
-    listed = _list_images(class_dirs)
-    files: list[str | Path] = [entry.path for _, entry in listed]
-    labels = [label for label, _ in listed]
-    ids = [f"{label}/{entry.name}" for label, entry in listed]
-    stamps = {name: _stamp(entry) for name, (_, entry) in zip(ids, listed)}
-    streamed = cache is not None and len(files) * decode_file(files[0]).size / 2**20 > memory_mb
+    listed = _list_images(class_dirs, stat=cache is not None)
+    streamed = cache is not None and len(listed) * decode_file(listed[0].path).size / 2**20 > memory_mb
     if streamed:
-        splits = assign_splits(ids, spec.val, spec.test, spec.seed)
-        order = np.concatenate([splits[name] for name in SPLITS]).tolist()
-        files, labels, ids = [files[i] for i in order], [labels[i] for i in order], [ids[i] for i in order]
-    names = ids + ([SPEC_FILE] if spec.path else [])
-    digest: str | None = None
+        splits = assign_splits([image.id for image in listed], spec.val, spec.test, spec.seed)
+        listed = [listed[i] for i in np.concatenate([splits[name] for name in SPLITS]).tolist()]
+    files: list[str | Path] = [image.path for image in listed]
+    ids = [image.id for image in listed]
+    spec_digest = {SPEC_FILE: hashlib.sha256(spec.path.read_bytes()).digest()} if spec.path else {}
     save: Callable[[], None] | None = None
     if cache is None:
-        pixels = decode_images(files)
+        decoded = decode_images(files)
+        pixels, histogram = decoded.pixels, decoded.histogram
+        digest = digests_hash({**dict(zip(ids, decoded.digests)), **spec_digest})
     else:
-        order_key = f"split:{spec.seed}:{spec.val}:{spec.test}" if streamed else "files"
+        stamps = {image.id: image.stamp for image in listed}
         if spec.path is not None:
-            stamps[SPEC_FILE] = _stamp(spec.path.stat())
+            stat = spec.path.stat()
+            stamps[SPEC_FILE] = (stat.st_size, stat.st_mtime_ns)
+        order_key = f"split:{spec.seed}:{spec.val}:{spec.test}" if streamed else "files"
         entry = cache_entry(cache, folder, listing_key(stamps, order_key))
-        loaded = entry.load(mmap=streamed)
+        loaded = entry.load()
         if loaded is not None:
-            pixels, digest = loaded[0], str(loaded[1]["content_hash"])
+            pixels, meta = loaded
+            digest, histogram = str(meta["content_hash"]), np.asarray(meta["histogram"], dtype=np.int64)
         else:
-            pixels = decode_images(files, entry.allocate if streamed else in_memory)
-            digest = content_hash(folder, names)
-            meta = {"content_hash": digest, "files": len(files)}
-            save = partial(entry.commit, pixels, meta)
-            if streamed or not defer_cache:  # a streamed array lives in the cache file: it is written now
+            now = streamed or not defer_cache  # a streamed array lives in the cache file: it is written now
+            try:
+                decoded = decode_images(files, entry.allocate if now else in_memory)  # into the cache file: no copy
+            except BaseException:
+                entry.discard()
+                raise
+            pixels, histogram = decoded.pixels, decoded.histogram
+            digest = digests_hash({**dict(zip(ids, decoded.digests)), **spec_digest})
+            save = partial(entry.commit, pixels, {"content_hash": digest, "files": len(files),
+                                                  "histogram": histogram.tolist()})
+            if now:
                 save()
                 save = None
-            reopened = entry.load(mmap=True) if streamed else None
-            pixels = reopened[0] if reopened is not None else pixels  # copy-on-write: nothing writes to the cache
-    y, classes = encode_labels(labels, folder)
-    return Samples("images", pixels, y, classes, ids, ids, ids, content_hash=digest, save_cache=save)
+                reopened = entry.load()
+                pixels = reopened[0] if reopened is not None else pixels  # copy-on-write: nothing writes to the cache
+    y, classes = encode_labels([image.label for image in listed], folder)
+    return Samples("images", pixels, y, classes, ids, ids, ids, content_hash=digest, save_cache=save,
+                   histogram=histogram)
 
 
-def _stamp(entry: os.DirEntry[str] | os.stat_result) -> tuple[int, int]:
-    stat = entry.stat() if isinstance(entry, os.DirEntry) else entry
-    return stat.st_size, stat.st_mtime_ns
+class _Image(NamedTuple):
+    label: str
+    id: str  # <class>/<file name>: the path relative to the data folder
+    path: str
+    stamp: tuple[int, int]  # size, mtime in ns (0, 0 when not asked for)
 
 
-def _list_images(class_dirs: list[Path]) -> list[tuple[str, os.DirEntry[str]]]:
-    """(class, file) of every image of every class folder, sorted by class then name (one ``scandir`` per folder:
-    a CIFAR-size folder lists in a fraction of a second)."""
-    listed: list[tuple[str, os.DirEntry[str]]] = []
+def _list_images(class_dirs: list[Path], stat: bool) -> list[_Image]:
+    """Every image of every class folder, sorted by class then name, with its size and mtime when ``stat`` (one
+    ``scandir`` per folder, each file stat'ed relative to its folder: 50,000 files list in a fraction of a second)."""
+    listed: list[_Image] = []
     for class_dir in sorted(class_dirs):
-        found = []
-        with os.scandir(class_dir) as entries:
-            ordered = sorted(entries, key=lambda e: e.name)
-        for entry in ordered:
-            if entry.name.startswith("."):
-                continue
-            path = entry.path
-            if entry.is_dir():
-                raise DataError(
-                    f"{path}: nested folders are not supported inside class folder '{class_dir.name}'; "
-                    "move its images up into the class folder"
-                )
-            if os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
-                raise DataError(
-                    f"{path}: is not a PNG/JPEG image ({', '.join(IMAGE_SUFFIXES)}); "
-                    "convert it or move it out of the data folder"
-                )
-            found.append((class_dir.name, entry))
+        label, base, found = class_dir.name, str(class_dir), []
+        fd = os.open(class_dir, os.O_RDONLY) if os.scandir in os.supports_fd else None
+        try:
+            with os.scandir(class_dir if fd is None else fd) as entries:
+                ordered = sorted(entries, key=attrgetter("name"))
+            for entry in ordered:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                path = f"{base}{os.sep}{name}"
+                if entry.is_dir():
+                    raise DataError(
+                        f"{path}: nested folders are not supported inside class folder '{label}'; "
+                        "move its images up into the class folder"
+                    )
+                if not name.lower().endswith(IMAGE_SUFFIXES):
+                    raise DataError(
+                        f"{path}: is not a PNG/JPEG image ({', '.join(IMAGE_SUFFIXES)}); "
+                        "convert it or move it out of the data folder"
+                    )
+                info = entry.stat() if stat else None
+                found.append(_Image(label, f"{label}/{name}", path,
+                                    (info.st_size, info.st_mtime_ns) if info is not None else (0, 0)))
+        finally:
+            if fd is not None:
+                os.close(fd)
         if not found:
-            raise DataError(
-                f"{class_dir}: class folder '{class_dir.name}' is empty; add PNG/JPEG images to it or delete it"
-            )
+            raise DataError(f"{class_dir}: class folder '{label}' is empty; add PNG/JPEG images to it or delete it")
         listed += found
     return listed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +13,32 @@ CHUNK_ROWS = 1024
 
 
 def content_hash(folder: Path, files: Iterable[str]) -> str:
-    """sha256 over the sorted relative paths and bytes of ``files`` in ``folder`` (mtimes play no part)."""
+    """The content hash of ``files`` (relative paths in ``folder``): see :func:`digests_hash`."""
+    return digests_hash({name: hashlib.sha256((folder / name).read_bytes()).digest() for name in files})
+
+
+def digests_hash(digests: Mapping[str, bytes]) -> str:
+    """sha256 over the sorted relative paths, each followed by the sha256 of its bytes (mtimes play no part), so
+    files hashed apart (by the decoding workers) give the same hash as files hashed here."""
     digest = hashlib.sha256()
-    for name in sorted(files):
-        data = (folder / name).read_bytes()
-        digest.update(name.encode())
-        digest.update(b"\0" + str(len(data)).encode() + b"\0")
-        digest.update(data)
+    for name in sorted(digests):
+        digest.update(name.encode() + b"\0" + digests[name])
     return digest.hexdigest()
 
 
 def meta_features(
-    x: np.ndarray, y: np.ndarray, classes: list[str], task_type: str, fmt: str, splits: dict[str, np.ndarray]
+    x: np.ndarray, y: np.ndarray, classes: list[str], task_type: str, fmt: str, splits: dict[str, np.ndarray],
+    histogram: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Plain-JSON meta-features of a task.
 
     Keys: task_type, format (images, csv, npz), modality (image, table), n_samples, input_shape (one sample's
     shape), n_features (values per sample), n_classes, classes, class_counts, class_balance (smallest class
     count / largest), x_mean and x_std (over all of ``x``; uint8 pixels on the [0, 1] scale), split_sizes.
+    ``histogram`` (counts of the 256 values of uint8 ``x``, when known) gives x_mean and x_std without reading ``x``.
     """
     counts = np.bincount(y, minlength=len(classes))
-    mean, std = moments(x, tuple(range(1, x.ndim)))
+    mean, std = moments(x, tuple(range(1, x.ndim))) if histogram is None else histogram_moments(histogram)
     scale = 255.0 if x.dtype == np.uint8 else 1.0
     input_shape = [int(d) for d in x.shape[1:]]
     return {
@@ -66,11 +71,18 @@ def moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarra
             flat = np.moveaxis(c, kept, range(len(kept))).reshape(len(hist), -1)
             for i, row in enumerate(flat):
                 hist[i] += np.bincount(row, minlength=256)
-        values = np.arange(256, dtype=np.float64)
-        mean_u8 = hist @ values / max(count, 1)
-        var = hist @ values**2 / max(count, 1) - mean_u8**2
+        mean_u8, std_u8 = histogram_moments(hist)
         shape = tuple(x.shape[d] for d in kept)
-        return mean_u8.reshape(shape), np.sqrt(np.maximum(var, 0)).reshape(shape)
+        return mean_u8.reshape(shape), std_u8.reshape(shape)
     mean = sum(c.sum(axis=reduce, dtype=np.float64, keepdims=True) for c in chunks) / max(count, 1)
     square = sum(((c - mean) ** 2).sum(axis=reduce, keepdims=True) for c in chunks)
     return np.squeeze(mean, axis=reduce), np.squeeze(np.sqrt(square / max(count, 1)), axis=reduce)
+
+
+def histogram_moments(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population std (float64) of uint8 values from their counts (last axis: the 256 values)."""
+    values = np.arange(256, dtype=np.float64)
+    count = np.maximum(hist.sum(axis=-1), 1)
+    mean = hist @ values / count
+    var = hist @ values**2 / count - mean**2
+    return mean, np.sqrt(np.maximum(var, 0))

@@ -20,7 +20,9 @@ class Samples:
     table features, float images of an ``.npz``); ``y`` holds int64 indices into ``classes``; ``split_keys`` decide
     each sample's split (equal keys share a split); ``files`` are the data files read, relative to the folder, for
     the content hash, which a reader that knows it already (the decode cache) gives as ``content_hash``;
-    ``save_cache`` writes a decode-cache entry that was asked to wait (see :func:`nas.data.load_data_folder`).
+    ``save_cache`` writes a decode-cache entry that was asked to wait (see :func:`nas.data.load_data_folder`);
+    ``histogram`` counts the 256 values of uint8 ``x`` when the reader knows them (so the meta-features need not read
+    ``x`` again).
     """
 
     format: str
@@ -32,6 +34,7 @@ class Samples:
     files: list[str]
     content_hash: str | None = None
     save_cache: Callable[[], None] | None = None
+    histogram: np.ndarray | None = None
 
 
 def encode_labels(labels: Sequence[str], source: Path) -> tuple[np.ndarray, list[str]]:

@@ -10,18 +10,15 @@ import numpy as np
 SPLITS = ("train", "val", "test")
 
 
-def split_position(seed: int, key: str) -> float:
-    """A uniform number in [0, 1) fixed by ``seed`` and ``key`` (sha256, so stable across runs and machines)."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 def assign_splits(keys: Sequence[str], val: float, test: float, seed: int) -> dict[str, np.ndarray]:
-    """Indices of each split: a key lands in test below ``test``, in val below ``test + val``, else in train.
+    """Indices of each split: a key's position in [0, 1) is the first 8 bytes of sha256("<seed>:<key>") (big-endian)
+    / 2**64, so stable across runs and machines; it lands in test below ``test``, in val below ``test + val``, else in
+    train.
 
     Adding or removing samples never moves another sample, so a test sample stays in test.
     """
-    positions = np.fromiter((split_position(seed, key) for key in keys), dtype=np.float64, count=len(keys))
+    prefixes = b"".join(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8] for key in keys)
+    positions = np.frombuffer(prefixes, dtype=">u8").astype(np.float64) / 2**64  # = split_position, vectorized
     where = np.where(positions < test, 2, np.where(positions < test + val, 1, 0))
     return {name: np.flatnonzero(where == code).astype(np.int64) for code, name in enumerate(SPLITS)}
 

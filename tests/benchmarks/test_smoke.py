@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,25 @@ def test_gpu_part_says_so_without_cuda_and_its_loops_run_on_cpu(tmp_path: Path) 
         assert done.returncode == 0 and "no CUDA device" in done.stderr and not any(tmp_path.iterdir())
     figures = throughput_figures(torch.device("cpu"), n=128, repeats=1)  # the same loops, on the CPU
     assert len(figures) == 3 and all(math.isfinite(f.value) and f.value > 0 and f.ratio > 0 for f in figures)
+    assert [f.name for f in figures] == ["cpu throughput 32: nasflow vs hand loop",
+                                         "cpu throughput bf16-mixed channels_last: nasflow vs hand loop",
+                                         "cpu data resident on the device vs per-batch copies"]
+
+
+@pytest.mark.timeout(240)
+def test_gpu_scaling_gives_each_worker_its_gpu_and_times_them_together() -> None:
+    from benchmarks.gpu import SCALING_TARGET, run_workers, scaling_figure, worker_envs
+
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in worker_envs(["1", "3", "0"])] == ["1", "3", "0"]
+    (cpu_env,) = worker_envs([])
+    assert cpu_env.get("CUDA_VISIBLE_DEVICES") == os.environ.get("CUDA_VISIBLE_DEVICES")
+    rates = run_workers([cpu_env, cpu_env], n=128, device="cpu")  # the same processes, on the CPU
+    assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates)
+    figure = scaling_figure(100.0, [95.0, 86.0], "GPUs 0,1")
+    assert figure.ratio == pytest.approx(0.905) and figure.met is True and SCALING_TARGET == 0.9
+    assert figure.cells("0.4→0.6") == ["one trial per GPU: 2 worker(s) at once vs 2 × one alone", "181 samples/s",
+                                       "200 (2 × one worker alone)", "0.91×", "≥ 0.9×", "yes", "0.4→0.6"]
+    assert figure.note.endswith("per worker: 95, 86")
 
 
 @pytest.mark.slow

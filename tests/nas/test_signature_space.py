@@ -219,7 +219,7 @@ def test_class_valued_arguments_resolve_against_the_file_and_dotted_paths(tmp_pa
     assert len(model.blocks) == 3 and type(model.blocks[0]).__name__ == "BasicBlock"
     assert isinstance(model.stem[2], torch.nn.Tanh) and model(torch.zeros(2, 1, 8, 8)).shape == (2, 4)
     unknown = ConstructorFactory(ModelSpec(path, "ResNet", {**args, "block": "NoSuchBlock"}), DataShape((1, 8, 8), 4))
-    bad_name = r"string argument \(\{'block': 'NoSuchBlock'\}\).*set model.args to a name"
+    bad_name = r"model.args.block='NoSuchBlock': .* defines no class or function 'NoSuchBlock'.*name one of: BasicBlock"
     with pytest.raises(ModelFileError, match=bad_name):
         unknown.build({})
 

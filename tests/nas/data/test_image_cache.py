@@ -3,6 +3,7 @@ decoded in parallel chunks with the same result and the same first error as one 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -53,6 +54,7 @@ def test_a_changed_or_added_file_is_decoded_again(image_folder, write_image, tmp
 def test_a_corrupt_cache_file_is_rebuilt_with_a_warning(image_folder, tmp_path: Path) -> None:
     folder, cache = image_folder(), tmp_path / "cache"
     fresh = load_data_folder(folder, cache=cache)
+    fresh.x = fresh.x.clone()  # it maps the cache file, which the test overwrites in place
     (pixels,) = cache_files(cache, ".npy")
     pixels.write_bytes(pixels.read_bytes()[:100])  # cut short, as by a full disk
     with pytest.warns(CacheWarning, match=r"\.npy: the decoded-image cache is corrupt \(.*\); decoding the folder "
@@ -87,9 +89,12 @@ def test_parallel_chunks_match_one_process_and_widen_gray_to_rgb(tmp_path: Path,
     files.append(write_image(tmp_path / "10.png", value=90, size=(5, 3), mode="RGB"))
     monkeypatch.setattr(decode, "CHUNK_FILES", 3)
     monkeypatch.setattr(decode, "PARALLEL_MIN_FILES", 1)
-    serial, parallel = decode.decode_images(files, workers=1), decode.decode_images(files, workers=2)
-    assert parallel.shape == (11, 3, 3, 5) and parallel.dtype == np.uint8 and np.array_equal(serial, parallel)
+    serial, decoded = decode.decode_images(files, workers=1), decode.decode_images(files, workers=2)
+    parallel = decoded.pixels
+    assert parallel.shape == (11, 3, 3, 5) and parallel.dtype == np.uint8 and np.array_equal(serial.pixels, parallel)
     assert [np.unique(p).item() for p in parallel] == [i * 9 for i in range(11)]
+    assert decoded.digests == serial.digests == [hashlib.sha256(f.read_bytes()).digest() for f in files]
+    assert np.array_equal(decoded.histogram, np.bincount(parallel.reshape(-1), minlength=256))  # widened gray: ×3
     write_image(files[4], size=(4, 3))
     (tmp_path / "07.png").write_bytes(files[7].read_bytes()[:40])
     with pytest.raises(DataError, match=r"04.png: image is 4x3 but .*00.png is 5x3; all images must share one size"):
@@ -105,3 +110,39 @@ def test_a_deferred_cache_entry_is_written_only_when_saved(image_folder, tmp_pat
     assert len(cache_files(cache, ".npy")) == 1
     again = load_data_folder(folder, cache=cache, defer_cache=True)
     assert again.pending_cache is None and torch.equal(again.x, data.x)  # read back: nothing left to write
+
+
+def test_a_removed_or_renamed_file_is_decoded_again(image_folder, tmp_path: Path) -> None:
+    folder, cache = image_folder({"cat": 6, "dog": 6}), tmp_path / "cache"
+    load_data_folder(folder, cache=cache)
+    (folder / "cat" / "img_001.png").unlink()
+    (folder / "dog" / "img_003.png").rename(folder / "cat" / "img_103.png")  # same bytes and mtime, another class
+    after, fresh = load_data_folder(folder, cache=cache), load_data_folder(folder)
+    assert after.sample_ids == fresh.sample_ids and "cat/img_103.png" in after.sample_ids and len(after.y) == 11
+    assert torch.equal(after.x, fresh.x) and torch.equal(after.y, fresh.y)
+    assert after.content_hash == fresh.content_hash and after.meta == fresh.meta
+
+
+def test_hashes_and_meta_from_the_decoding_equal_a_pass_over_the_files(image_folder, write_image, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    from nas.data.meta import content_hash, moments
+
+    folder = image_folder({"cat": 5, "dog": 5})
+    write_image(folder / "dog" / "img_050.png", value=200, mode="RGB")  # widens the gray images after it
+    (folder / "dataset.yaml").write_text("name: shapes\n")
+    monkeypatch.setattr(decode, "CHUNK_FILES", 4)
+    monkeypatch.setattr(decode, "PARALLEL_MIN_FILES", 1)
+    data = load_data_folder(folder, cache=tmp_path / "cache")
+    files = [*data.sample_ids, "dataset.yaml"]
+    assert data.content_hash == content_hash(folder, files)  # read here, hashed here
+    mean, std = moments(data.x.numpy(), (1, 2, 3))
+    assert data.meta["x_mean"] == pytest.approx(float(mean) / 255) and data.meta["x_std"] == pytest.approx(
+        float(std) / 255)
+
+
+def test_a_bad_image_leaves_no_cache_file_behind(image_folder, tmp_path: Path) -> None:
+    folder, cache = image_folder(), tmp_path / "cache"
+    (folder / "dog" / "zz.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"zz.png: is not a readable PNG/JPEG image"):
+        load_data_folder(folder, cache=cache)
+    assert [p for p in cache.rglob("*") if p.is_file()] == []

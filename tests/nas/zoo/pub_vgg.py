@@ -36,3 +36,7 @@ class VGG(nn.Module):
                 in_channels = x
         layers += [nn.AvgPool2d(kernel_size=1, stride=1)]
         return nn.Sequential(*layers)
+
+
+def VGG11():
+    return VGG('VGG11')
