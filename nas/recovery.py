@@ -88,3 +88,12 @@ def fail_stale(study: Any) -> list[int]:
         warnings.simplefilter("ignore")  # Optuna marks the function experimental
         fail_stale_trials(study)
     return sorted(before - {t.number for t in others_running(study)})
+
+
+def stale_workers(study: Any) -> set[str]:
+    """The workers (hosts that stopped) whose trial the storage heartbeat failed: a retry names it its
+    ``failed_trial`` (``RetryHeartbeatStaleTrialCallback``)."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    failed = {t.system_attrs["failed_trial"] for t in trials.values() if "failed_trial" in t.system_attrs}
+    return {trials[n].user_attrs[WORKER_ATTR] for n in failed
+            if n in trials and trials[n].state.name == "FAIL" and WORKER_ATTR in trials[n].user_attrs}

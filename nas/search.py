@@ -228,7 +228,8 @@ class _Objective:
 def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSettings, settings: SearchSettings,
                observer: SearchObserver | None = None, arch_key: ArchKey = fingerprint_key,
                evaluator: Evaluator | None = None, reuse: Reuse | None = None,
-               warm_start: Sequence[Mapping[str, Any]] = (), score: Score | None = None) -> Any:
+               warm_start: Sequence[Mapping[str, Any]] = (), score: Score | None = None,
+               on_start: Callable[[Any], None] | None = None) -> Any:
     """Run (or resume) the study until it holds ``settings.n_trials`` completed or pruned trials, exactly.
 
     Several workers may share the study: each claims a trial under :func:`nas.budget.budget_lock`, so the budget is
@@ -242,7 +243,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     fingerprint, as the CLI does; pass ``arch_key=params_key`` to key by parameters). The sampler's training-free
     score is ``score`` if given, else the one ``settings.proxy`` names, on the factory's models. An observer that
     fails to record a trial (a full disk) stops the search with its error once the trial is stored with its own
-    outcome, so a trained trial is never turned into a failure.
+    outcome, so a trained trial is never turned into a failure. ``on_start(study)`` runs once the study is open and
+    its dead workers' trials are failed, before the first new trial (the CLI writes lost records there).
     """
     from nas.budget import budget_lock, claimed_trials
     from nas.forward_check import check_forward
@@ -257,6 +259,8 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
         recover_orphans(study)
         if not study.trials:
             enqueue_first(study, warm_start, factory.space)
+    if on_start is not None:
+        on_start(study)
     observer.search_started(settings.study_name, settings.n_trials, counted_trials(study))
     objective = _Objective(factory, data, train_settings, settings, observer, arch_key,
                            evaluator or TrainingEvaluator(data), reuse)

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from nas.search import Reuse
     from workflows.context import RunContext
     from workflows.kb_records import KnowledgeBaseObserver
-    from workflows.progress import ProgressObserver
     from workflows.tracking import MlflowSearchObserver
 
 START = "start"  # the line that lets waiting worker processes begin (see workflows.worker)
@@ -32,7 +31,7 @@ def _tracker(ctx: RunContext, parent_run_id: str | None = None) -> MlflowSearchO
     from nas.locks import FileLock
     from nas.recovery import worker_id
     from workflows.context import device_tags
-    from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client
+    from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client, runs_lock
 
     # searches started together without a parent (Hydra's launchers) must not both create the stores
     with FileLock(ctx.ws.root / "stores.lock") if parent_run_id is None else nullcontext():
@@ -44,19 +43,16 @@ def _tracker(ctx: RunContext, parent_run_id: str | None = None) -> MlflowSearchO
             **({"mlflow.source.git.commit": ctx.commit} if ctx.commit else {})}
     params = {**{f"train.{k}": v for k, v in ctx.train_settings.as_dict().items()},
               **{f"search.{k}": v for k, v in ctx.search_settings.__dict__.items() if k != "storage"}}
-    return MlflowSearchObserver(client, experiment_id, tags, params, parent_run_id)
+    return MlflowSearchObserver(client, experiment_id, tags, params, parent_run_id,
+                                runs_lock(ctx.search_settings.storage, ctx.ws.study_name), ctx.ws.tracking_timeout_s)
 
 
-def _observers(ctx: RunContext, tracker: MlflowSearchObserver,
-               show_progress: bool) -> tuple[KnowledgeBaseObserver, ProgressObserver]:
-    """The knowledge-base recorder (which links each record to its MLflow run) and the progress bars."""
-    from workflows.context import open_kb
+def _kb_observer(ctx: RunContext, tracker: MlflowSearchObserver, kb: KnowledgeBase) -> KnowledgeBaseObserver:
+    """The knowledge-base recorder on ``kb``, linking each record to its trial's MLflow run."""
     from workflows.kb_records import KnowledgeBaseObserver, task_record
-    from workflows.progress import ProgressObserver
 
-    kb_observer = KnowledgeBaseObserver(open_kb(ctx.ws), task_record(ctx.data), ctx.ws.model,
-                                        ctx.train_settings.as_dict(), ctx.lineage, tracker.trial_runs)
-    return kb_observer, ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)
+    return KnowledgeBaseObserver(kb, task_record(ctx.data), ctx.ws.model, ctx.train_settings.as_dict(), ctx.lineage,
+                                 tracker.trial_runs)
 
 
 def _recovered_study(ctx: RunContext) -> Study:
@@ -109,22 +105,26 @@ def search_in_process(ctx: RunContext, show_progress: bool = True, parent_run_id
     from nas.training import warm_up
     from workflows.context import open_kb
     from workflows.pause import PauseObserver
-    from workflows.tracking import fail_orphan_runs
+    from workflows.progress import ProgressObserver
     from workflows.trial_restore import restore_trial_records
 
     warm_up()
     ctx.data.save_cache()  # the settings are sound: keep the decoded images for the next run
     tracker = _tracker(ctx, parent_run_id)
-    kb_observer, progress = _observers(ctx, tracker, show_progress)
-    if parent_run_id is None:  # else a worker, whose coordinator did this before starting it
-        fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
-        restore_trial_records(_recovered_study(ctx), tracker, kb_observer, ctx.search_settings.metric)
     kb = open_kb(ctx.ws)
+    kb_observer = _kb_observer(ctx, tracker, kb)
+    progress = ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)
     starts = warm_starts(ctx, kb) if parent_run_id is None else []
+
+    def restore(study: Study) -> None:  # a worker's coordinator did this before starting it
+        restore_trial_records(study, tracker, kb_observer, ctx.search_settings.metric, tracker.lock)
+
     try:
         study: Study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings,
                                   Observers([tracker, kb_observer, PauseObserver(), progress]),
-                           arch_key=fingerprint_key, reuse=reuse_from(ctx, kb), warm_start=[w.params for w in starts])
+                                  arch_key=fingerprint_key, reuse=reuse_from(ctx, kb),
+                                  warm_start=[w.params for w in starts],
+                                  on_start=restore if parent_run_id is None else None)
         remember_warm_start(study, starts)
         return study
     except BaseException:
@@ -218,14 +218,12 @@ def _shared_stores(ctx: RunContext) -> tuple[MlflowSearchObserver, Study]:
     (or recovered after a crash) once, before any worker uses them."""
     from nas.study import counted_trials, enqueue_first
     from workflows.context import open_kb
-    from workflows.tracking import fail_orphan_runs
     from workflows.trial_restore import restore_trial_records
 
     tracker = _tracker(ctx)
-    fail_orphan_runs(tracker.client, tracker.experiment_id, ctx.ws.study_name)
     kb = open_kb(ctx.ws)  # creates or migrates the knowledge base
     study = _recovered_study(ctx)
-    restore_trial_records(study, tracker, _observers(ctx, tracker, False)[0], ctx.search_settings.metric)
+    restore_trial_records(study, tracker, _kb_observer(ctx, tracker, kb), ctx.search_settings.metric, tracker.lock)
     if not study.trials:
         starts = warm_starts(ctx, kb)
         enqueue_first(study, [w.params for w in starts], ctx.factory.space)

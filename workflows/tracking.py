@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nas.locks import StudyLock
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
 from workflows.pause import pause_at
-from workflows.tracking_server import configure_retries, is_server, unavailable
+from workflows.tracking_server import (
+    answers,
+    configure_retries,
+    describe,
+    is_server,
+    request_error,
+    retry_seconds,
+    unavailable,
+)
 from workflows.workspace import Workspace
 
 # a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
@@ -20,6 +33,9 @@ RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "FINISHED"
 PRUNED_TAG = "pruned"
 # the MLflow 3 UI opens an experiment of this kind on its runs table ("Machine learning"), not the GenAI overview
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+MAX_UNWRITTEN = 1000  # finished trials whose runs a search keeps while the tracking server does not answer
+PROBE_S = 2.0  # the least time between two health checks of a tracking server that does not answer
+UNWRITTEN_ATTR = "nasflow.mlflow_unwritten:"  # study attribute (+ worker): the trials whose runs it left unwritten
 
 
 def mlflow_client(ws: Workspace) -> Any:
@@ -58,23 +74,51 @@ def ensure_experiment(client: Any, ws: Workspace) -> str:
         return client.get_experiment_by_name(ws.experiment).experiment_id
 
 
-def fail_orphan_runs(client: Any, experiment_id: str, study_name: str) -> list[str]:
+def fail_orphan_runs(client: Any, experiment_id: str, study_name: str,
+                     stale: Collection[str] = ()) -> list[str]:
     """Mark FAILED (with the reason in tag ``nasflow.failed_reason``) every RUNNING run of ``study_name``
-    (trials, searches, retrains) whose process died on this host, and every model such a run was still logging."""
+    (trials, searches, retrains) whose process died on this host or is one of ``stale`` (workers whose trial the
+    storage heartbeat failed: a host that stopped), and every model such a run was still logging."""
     from nas.recovery import is_dead, worker_id
 
     runs = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' "
                               "and attributes.status = 'RUNNING'", max_results=1000)
     dead = [(r.info.run_id, r.data.tags["nasflow.worker"]) for r in runs
-            if is_dead(r.data.tags.get("nasflow.worker", ""))]
+            if r.data.tags.get("nasflow.worker", "") in stale or is_dead(r.data.tags.get("nasflow.worker", ""))]
     for run_id, worker in dead:
-        client.set_tag(run_id, "nasflow.failed_reason", f"process {worker} died while this run was open; "
-                                                         f"ended by {worker_id()} at start")
+        how = "stopped beating (storage heartbeat)" if worker in stale else "died"
+        client.set_tag(run_id, "nasflow.failed_reason", f"process {worker} {how} while this run was open; "
+                                                         f"ended by {worker_id()}")
         client.set_terminated(run_id, "FAILED")
         for model in client.search_logged_models([experiment_id], filter_string=f"source_run_id = '{run_id}'"):
             if model.status == "PENDING":
                 client.finalize_logged_model(model.model_id, "FAILED")
     return [run_id for run_id, _ in dead]
+
+
+def trial_runs(client: Any, experiment_id: str, study_name: str) -> dict[int, Any]:
+    """The MLflow trial runs of ``study_name`` by trial number (found by tag ``nasflow.trial``; a complete one first
+    where a trial has several)."""
+    runs: dict[int, Any] = {}
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' and "
+                                  "tags.`nasflow.kind` = 'trial'", max_results=1000, page_token=token)
+        for run in page:
+            number = int(run.data.tags.get("nasflow.trial", -1))
+            if number not in runs or "nasflow.state" in run.data.tags:
+                runs[number] = run
+        token = page.token
+        if not token:
+            return runs
+
+
+def runs_lock(storage: str | None, study_name: str) -> StudyLock:
+    """The lock under which a process writes trial runs it did not write as the trials ended (a start restoring
+    them, a search writing those the tracking server did not take): one per study, beside its budget lock."""
+    from nas.budget import budget_lock
+
+    return budget_lock(storage, f"{study_name}.mlflow-runs")
 
 
 def log_trial_run(client: Any, run_id: str, result: TrialResult) -> None:
@@ -104,6 +148,7 @@ class TrialRunIds:
 
     def __init__(self, submit: Callable[..., Future]) -> None:
         self.futures: dict[int, Future] = {}
+        self.late: dict[int, str] = {}  # runs created after the tracking server answered again
         self._submit = submit
 
     def get(self, number: int, default: str | None = None) -> str | None:
@@ -112,7 +157,7 @@ class TrialRunIds:
         if future is None:
             return default
         try:
-            return future.result()
+            return future.result() or self.late.get(number, default)
         except Exception:  # the writer keeps the error and raises it on the search's next MLflow call
             return default
 
@@ -127,17 +172,32 @@ class TrialRunIds:
             self._submit(lambda: fn(self.get(number)))
 
 
+@dataclass
+class Unwritten:
+    """A trial whose MLflow run the tracking server could not take: the run (if it was created) and the result
+    (once the trial ended)."""
+
+    run_id: str | None
+    result: TrialResult | None = None
+
+
 class MlflowSearchObserver(SearchObserver):
     """Logs a search to MLflow: the parent run holds the search, nested runs hold the trials.
 
     Trial runs are written by one background thread, in order, so a trial never waits for the tracking
-    store: the calls overlap with training. An error there is raised at the next trial (or at the end); the MLflow
-    calls queued after it are skipped (a server that stopped answering is not retried once per call), while the
-    knowledge-base records waiting for a run id are still written (without it).
+    store: the calls overlap with training. A tracking server that stops answering (after its retries) does not
+    stop the search: the writer keeps what it could not write (at most ``max_unwritten`` trials, else the search
+    stops with the server's one-line error), asks the server's health before each later write and writes the kept
+    runs once it answers (under ``lock``, finding each by its trial tag first, since a start on another host may
+    have written it from the study); the end of the search waits ``tracking.retry_s`` for the server, then names
+    the trials still unwritten in one line. Any other error is raised at the next trial (or at the end); the MLflow
+    calls queued after it are skipped, while the knowledge-base records waiting for a run id are still written
+    (without it).
     """
 
     def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
-                 parent_run_id: str | None = None) -> None:
+                 parent_run_id: str | None = None, lock: StudyLock | None = None,
+                 request_timeout_s: float = 30.0, max_unwritten: int = MAX_UNWRITTEN) -> None:
         self.client, self.experiment_id = client, experiment_id
         self.tags, self.params = tags, params
         self.parent_id = parent_run_id
@@ -146,6 +206,11 @@ class MlflowSearchObserver(SearchObserver):
         self.open_runs: set[str] = set()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nasflow-mlflow")
         self.error: BaseException | None = None
+        self.lock, self.request_timeout_s, self.max_unwritten = lock, request_timeout_s, max_unwritten
+        self.unwritten: dict[int, Unwritten] = {}
+        self.down: BaseException | None = None  # the error of the tracking server while it does not answer
+        self.study_name = tags.get("nasflow.study", "")
+        self.next_probe = 0.0  # monotonic time of the next health check while the server does not answer
 
     def _submit(self, fn: Any, *args: Any) -> Future:
         """Queue the MLflow call ``fn(*args)`` on the writer; skipped once an earlier call failed."""
@@ -172,6 +237,68 @@ class MlflowSearchObserver(SearchObserver):
                 f"recording a trial in the background (MLflow at {self.client.tracking_uri}, knowledge base) failed: "
                 f"{error}; check tracking.uri and kb.url (completed trials are kept in the study)") from error
 
+    def _went_down(self, exc: Exception) -> None:
+        """Note that the tracking server stopped answering (said once, on stderr) if ``exc`` says so; else raise it."""
+        request = request_error(exc)
+        if request is None:
+            raise exc
+        if self.down is None:
+            server, reason = describe(request)
+            print(f"nasflow: tracking server {server} is not answering ({reason}); the search goes on, keeping the "
+                  f"MLflow runs of up to {self.max_unwritten} finished trials to write when it answers again",
+                  file=sys.stderr)
+        self.down = exc
+
+    def _keep(self, number: int, kept: Unwritten) -> None:
+        """Keep trial ``number``'s run for when the server answers; past ``max_unwritten`` the search stops."""
+        self.unwritten[number] = kept
+        if len(self.unwritten) > self.max_unwritten:
+            self.error = self.down  # raised at the next trial: the server's one-line error
+
+    def _answering(self) -> bool:
+        """Whether MLflow calls may go out now: always, unless the tracking server stopped answering; then after a
+        health check (at most one per :data:`PROBE_S`) that it answers again, having written the runs it kept."""
+        if self.down is None:
+            return True
+        if time.monotonic() < self.next_probe:
+            return False
+        if not answers(self.client.tracking_uri, self.request_timeout_s):
+            self.next_probe = time.monotonic() + PROBE_S
+            return False
+        self.down = None
+        self._write_unwritten()
+        return self.down is None
+
+    def _write_unwritten(self) -> None:
+        """Write the kept trial runs (on the writer thread, the server answering): each found by its trial tag
+        first, created if none has it, its results logged unless it has them."""
+        written = []
+        with self.lock or nullcontext():
+            try:
+                runs = trial_runs(self.client, self.experiment_id, self.study_name)
+                for number, kept in sorted(self.unwritten.items()):
+                    self._write_kept(number, kept, runs.get(number))
+                    del self.unwritten[number]
+                    written.append(number)
+            except Exception as exc:
+                self._went_down(exc)
+        if written:
+            print(f"nasflow: tracking server {self.client.tracking_uri} answers again: wrote the MLflow runs of "
+                  f"trials {written}", file=sys.stderr)
+
+    def _write_kept(self, number: int, kept: Unwritten, run: Any) -> None:
+        if run is not None and "nasflow.state" in run.data.tags:
+            self.trial_runs.late[number] = run.info.run_id  # written from the study by another start
+            return
+        if kept.run_id is None:
+            kept.run_id = run.info.run_id if run is not None else self._create_run(number)
+            self.trial_runs.late[number] = kept.run_id
+        if kept.result is None:  # the trial still runs: its end is logged as usual
+            self.open_runs.add(kept.run_id)
+        else:
+            log_trial_run(self.client, kept.run_id, kept.result)
+            self.open_runs.discard(kept.run_id)
+
     def flush(self) -> None:
         """Wait until every queued MLflow call is written; raise the first error one of them met."""
         self.writer.submit(lambda: None).result()
@@ -180,6 +307,7 @@ class MlflowSearchObserver(SearchObserver):
     def search_started(self, study_name: str, n_trials: int, n_done: int) -> None:
         from mlflow.entities import RunTag
 
+        self.study_name = study_name
         if not self.owns_parent or n_done >= n_trials:  # a resumed search with its budget spent: no empty parent
             return
         run = self.client.create_run(self.experiment_id, run_name=f"search-{study_name}",
@@ -192,35 +320,92 @@ class MlflowSearchObserver(SearchObserver):
         self._raise_error()
         self.trial_runs.futures[number] = self._submit(self._create_trial_run, number)
 
-    def _create_trial_run(self, number: int) -> str:
-        run = self.client.create_run(
+    def _create_run(self, number: int) -> str:
+        return self.client.create_run(
             self.experiment_id,
             run_name=f"trial-{number}",
-            tags={**self.tags, "mlflow.parentRunId": self.parent_id, "nasflow.kind": "trial",
-                  "nasflow.trial": str(number)},
-        )
-        self.open_runs.add(run.info.run_id)
-        return run.info.run_id
+            tags={**self.tags, **({"mlflow.parentRunId": self.parent_id} if self.parent_id else {}),
+                  "nasflow.kind": "trial", "nasflow.trial": str(number)},
+        ).info.run_id
+
+    def _create_trial_run(self, number: int) -> str | None:
+        """The trial's run, or None (kept for later) while the tracking server does not answer."""
+        try:
+            run_id = self._create_run(number) if self._answering() else None
+        except Exception as exc:
+            self._went_down(exc)
+            run_id = None
+        if run_id is None:
+            self._keep(number, Unwritten(None))
+            return None
+        self.open_runs.add(run_id)
+        return run_id
 
     def trial_ended(self, result: TrialResult) -> None:
         if result.number in self.trial_runs.futures:
             self._submit(self._log_trial, result)
 
     def _log_trial(self, result: TrialResult) -> None:
+        kept = self.unwritten.get(result.number)
+        if kept is not None:  # its run is written once the server answers again
+            kept.result = result
+            self._answering()
+            return
         run_id = self.trial_runs.get(result.number)
         if run_id not in self.open_runs:
             return
         pause_at("trial-logging")
-        log_trial_run(self.client, run_id, result)
-        self.open_runs.discard(run_id)
+        try:
+            if self._answering():
+                log_trial_run(self.client, run_id, result)
+                self.open_runs.discard(run_id)
+                return
+        except Exception as exc:
+            self._went_down(exc)
+        self._keep(result.number, Unwritten(run_id, result))
+
+    def _settle(self, study: Any) -> bool:
+        """At the end of the search: write the kept runs if the server answers within its retries (else name them
+        in one line and note them in the study, whose next start on any host writes them); whether it answers."""
+        from nas.recovery import worker_id
+
+        if self.down is not None:
+            self._wait_for_server()
+        if not self.unwritten:
+            return self.down is None
+        numbers = sorted(self.unwritten)
+        study._storage.set_study_system_attr(study._study_id, f"{UNWRITTEN_ATTR}{worker_id()}", numbers)
+        print(f"nasflow: the MLflow runs of trials {numbers} are not written: tracking server "
+              f"{self.client.tracking_uri} does not answer; they are kept in the study and the knowledge base, and "
+              "the next nasflow start against this server (search, retrain or run, on any host) writes them from the "
+              "study", file=sys.stderr)
+        return False
+
+    def _wait_for_server(self) -> None:
+        """Ask the server's health with backoff (2, 4, 8 … s) for ``tracking.retry_s``; write the kept runs once
+        it answers."""
+        deadline = time.monotonic() + retry_seconds(int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")))
+        wait = PROBE_S
+        while True:
+            self.next_probe = 0.0  # this loop spaces the checks itself
+            if self._answering() or time.monotonic() >= deadline:
+                return
+            time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+            wait = min(2 * wait, 60.0)
 
     def search_ended(self, study: Any) -> None:
         from mlflow.entities import Metric
 
+        from nas.recovery import stale_workers
         from workflows.plots import save_study_plots
         from workflows.summary import trial_counts
 
         self.flush()
+        if not self.writer.submit(self._settle, study).result():
+            return  # the tracking server does not answer: the search run stays open
+        stale = stale_workers(study)
+        if stale:  # hosts that stopped beating left their runs open
+            fail_orphan_runs(self.client, self.experiment_id, study.study_name, stale)
         if self.parent_id is None or not self.owns_parent:
             return
         now = int(time.time() * 1000)
@@ -233,13 +418,17 @@ class MlflowSearchObserver(SearchObserver):
 
     def abort(self) -> None:
         """Mark every open run FAILED (the search raised or was interrupted), unless the tracking server stopped
-        answering: then they stay RUNNING (the next start of this host fails them)."""
+        answering: then they stay RUNNING (the next start fails them) and the trials it did not take are named."""
         self.writer.shutdown(wait=True)
         failed, self.error = self.error, None
         runs = list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else [])
         self.open_runs.clear()
         self.parent_id = None
-        if failed is not None and unavailable(failed) is not None:
+        if self.unwritten:
+            print(f"nasflow: the MLflow runs of trials {sorted(self.unwritten)} are not written; they are kept in the "
+                  "study and the knowledge base, and the next nasflow start against this tracking server writes them "
+                  "from the study", file=sys.stderr)
+        if self.down is not None or (failed is not None and unavailable(failed) is not None):
             return
         for run_id in runs:
             self.client.set_terminated(run_id, "FAILED")

@@ -53,19 +53,12 @@ class TrackingServerError(WorkflowError):
 def unavailable(exc: BaseException) -> TrackingServerError | None:
     """The one-line error for ``exc`` if it (or an exception it came from) is an HTTP request to a tracking server
     that failed after its retries; None for any other error."""
-    import requests
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, requests.exceptions.RequestException):
-            return _error(current)
-        current = current.__cause__ or current.__context__
-    return None
+    request = request_error(exc)
+    return _error(request) if request is not None else None
 
 
-def _error(exc: requests.exceptions.RequestException) -> TrackingServerError:
+def describe(exc: requests.exceptions.RequestException) -> tuple[str, str]:
+    """The server (``scheme://host:port``) a failed request went to, and why it failed, in words."""
     import requests
 
     url = str(exc.request.url) if exc.request is not None and exc.request.url else ""
@@ -77,9 +70,37 @@ def _error(exc: requests.exceptions.RequestException) -> TrackingServerError:
         reason = "it kept answering with errors"
     else:
         reason = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+    return server, reason
+
+
+def request_error(exc: BaseException) -> requests.exceptions.RequestException | None:
+    """The failed HTTP request ``exc`` is (or came from), if any."""
+    import requests
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.exceptions.RequestException):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def answers(uri: str, timeout_s: float) -> bool:
+    """Whether the tracking server ``uri`` answers its health check now (one request, no retries)."""
+    import requests
+
+    try:
+        return requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s).ok
+    except requests.exceptions.RequestException:
+        return False
+
+
+def _error(exc: requests.exceptions.RequestException) -> TrackingServerError:
+    server, reason = describe(exc)
     retries = int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"))
     return TrackingServerError(
         f"tracking server {server} is not answering ({reason}; retried {retries} times over {retry_seconds(retries)} s"
         f", tracking.retry_s); start it or fix tracking.uri, then run the same command: finished trials are kept in "
         "the study and the knowledge base")
-

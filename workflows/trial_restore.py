@@ -1,22 +1,31 @@
 """Finished trials the study holds but MLflow or the knowledge base lost, written again from the study, once.
 
 A trial's MLflow run is written by a background thread after the trial ends, and its knowledge-base record right
-after the run exists: a process killed in between (or a disk that filled) leaves Optuna with a finished trial whose
-run has no params or metrics, or that the knowledge base lacks. The next start writes what is missing from the
-study (the params, the metric of every epoch, the last epoch's metrics, the cost, the outcome).
+after the run exists: a process killed in between (or a disk that filled, or a tracking server that stayed away
+until the search ended) leaves Optuna with a finished trial whose run has no params or metrics, or that the
+knowledge base lacks. The next start on any host writes what is missing from the study (the params, the metric of
+every epoch, the last epoch's metrics, the cost, the outcome), under a lock and finding runs by their trial tag, so
+that nothing is written twice.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
 
 from nas.observer import TrialResult
-from workflows.tracking import RUN_STATUS, log_trial_run
+from workflows.tracking import RUN_STATUS, fail_orphan_runs, log_trial_run, trial_runs
+
+if TYPE_CHECKING:
+    from nas.locks import StudyLock
+    from workflows.kb_records import KnowledgeBaseObserver
+    from workflows.tracking import MlflowSearchObserver
 
 _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 RESTORED_TAG = "nasflow.restored"
+SETTLE_S = 60.0  # a finished trial of another host whose run is still missing this long after: its writer is gone
 
 
 def trial_result(trial: Any, metric: str) -> TrialResult:
@@ -41,45 +50,52 @@ def trial_result(trial: Any, metric: str) -> TrialResult:
                        key if key and is_fingerprint(key) else None)
 
 
-def _finished(study: Any, workers: Callable[[str], bool]) -> list[Any]:
-    from nas.recovery import WORKER_ATTR
+def restorable(study: Any) -> Callable[[Any], bool]:
+    """Which finished trials of ``study`` a start (on any host) writes from the study when their run or record is
+    missing: those of a process of this host that no longer runs, of a host the storage heartbeat found stopped,
+    those a search named unwritten when it ended (the tracking server gone), and any other host's that finished
+    more than :data:`SETTLE_S` ago; never those of a live process of this host, whose own writer writes them."""
+    from datetime import datetime
 
-    return [t for t in study.get_trials(deepcopy=False) if t.state.name in _STATES
-            and workers(t.user_attrs.get(WORKER_ATTR, ""))]
+    from nas.recovery import WORKER_ATTR, host_name, is_dead, stale_workers
+    from workflows.tracking import UNWRITTEN_ATTR
+
+    stale = stale_workers(study)
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    named = {n for key, numbers in attrs.items() if key.startswith(UNWRITTEN_ATTR) for n in numbers}
+    now = datetime.now()  # Optuna's trial times are local and naive
+
+    def restore(trial: Any) -> bool:
+        worker = trial.user_attrs.get(WORKER_ATTR, "")
+        if worker.partition(":")[0] == host_name():
+            return is_dead(worker)
+        return worker in stale or trial.number in named or \
+            trial.datetime_complete is not None and (now - trial.datetime_complete).total_seconds() > SETTLE_S
+
+    return restore
 
 
-def trial_runs(client: Any, experiment_id: str, study_name: str) -> dict[int, Any]:
-    """The MLflow trial runs of ``study_name`` by trial number (a complete one first where a trial has several)."""
-    runs: dict[int, Any] = {}
-    token = None
-    while True:
-        page = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' and "
-                                  "tags.`nasflow.kind` = 'trial'", max_results=1000, page_token=token)
-        for run in page:
-            number = int(run.data.tags.get("nasflow.trial", -1))
-            if number not in runs or "nasflow.state" in run.data.tags:
-                runs[number] = run
-        token = page.token
-        if not token:
-            return runs
+def _finished(study: Any, restore: Callable[[Any], bool]) -> list[Any]:
+    return [t for t in study.get_trials(deepcopy=False) if t.state.name in _STATES and restore(t)]
 
 
 def write_missing_trial_runs(client: Any, experiment_id: str, study: Any, tags: dict[str, str], metric: str,
-                             workers: Callable[[str], bool] | None = None) -> dict[int, str]:
-    """Give every finished trial of ``study`` a complete MLflow run, once: a run left without its results is filled
-    in, a missing one created (under the study's latest search run), a run whose results are there but whose end
-    was lost is ended. Only trials whose worker ``workers`` accepts are looked at (default: processes of this host
-    that no longer run, whose writer can never finish). Returns trial number -> run id of every run written.
+                             restore: Callable[[Any], bool] | None = None) -> dict[int, str]:
+    """Give every finished trial of ``study`` a complete MLflow run, once (found by its trial tag): a run left
+    without its results is filled in, a missing one created (under the study's latest search run), a run whose
+    results are there but whose end was lost is ended. Only trials ``restore`` accepts are looked at (default:
+    :func:`restorable`). Returns trial number -> run id of every run written. Call it under the study's
+    :func:`workflows.tracking.runs_lock`, so that two starts never both write one trial.
 
     ``tags`` are the tags of a new run (the search's: study, model, data, worker); ``metric`` is the one the
     trials reported per epoch.
     """
-    from nas.recovery import is_dead, worker_id
+    from nas.recovery import worker_id
 
     runs = trial_runs(client, experiment_id, study.study_name)
     written: dict[int, str] = {}
     parent: str | None = None
-    for trial in _finished(study, workers or is_dead):
+    for trial in _finished(study, restore or restorable(study)):
         result, run = trial_result(trial, metric), runs.get(trial.number)
         if run is not None and "nasflow.state" in run.data.tags:
             if run.info.status != RUN_STATUS[run.data.tags["nasflow.state"]]:
@@ -93,7 +109,7 @@ def write_missing_trial_runs(client: Any, experiment_id: str, study: Any, tags: 
                 "nasflow.trial": str(trial.number)}).info.run_id
         else:
             run_id = run.info.run_id
-            if "nasflow.failed_reason" in run.data.tags:  # it failed for want of these results, which it now has
+            if "nasflow.failed_reason" in run.data.tags and trial.state.name != "FAIL":  # it now has its results
                 client.delete_tag(run_id, "nasflow.failed_reason")
         client.set_tag(run_id, RESTORED_TAG, f"written from the Optuna study by {worker_id()}: the process that ran "
                                              "the trial ended before logging it")
@@ -109,35 +125,42 @@ def _latest_search(client: Any, experiment_id: str, study_name: str) -> str | No
 
 
 def record_missing_trials(kb: Any, study: Any, record: Callable[[TrialResult], None], metric: str,
-                          workers: Callable[[str], bool] | None = None) -> list[int]:
+                          restore: Callable[[Any], bool] | None = None) -> list[int]:
     """Record in the knowledge base, once, every finished trial of ``study`` it lacks (by study and trial number),
-    with ``record(result)``; only trials whose worker ``workers`` accepts (default: dead processes of this host).
-    Returns the trial numbers recorded."""
-    from nas.recovery import is_dead
+    with ``record(result)``; only trials ``restore`` accepts (default: :func:`restorable`). Returns the trial
+    numbers recorded."""
     from workflows.kb_records import recorded
 
     held = recorded(kb, f"kind = 'trial' and lineage.study_name = '{study.study_name}' and lineage.trial_number >= 0")
     known = {int(row["lineage.trial_number"]) for row in held}
-    missing = [t for t in _finished(study, workers or is_dead) if t.number not in known]
+    missing = [t for t in _finished(study, restore or restorable(study)) if t.number not in known]
     for trial in missing:
         record(trial_result(trial, metric))
     return [t.number for t in missing]
 
 
-def restore_trial_records(study: Any, tracker: Any, kb_observer: Any, metric: str) -> None:
-    """At the start of a search: the MLflow run and the knowledge-base record of every finished trial of ``study``
-    that a dead process left unwritten, said in one line if there were any."""
+def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer: KnowledgeBaseObserver, metric: str,
+                          lock: StudyLock | None = None) -> None:
+    """At the start of a search, under ``lock`` (:func:`workflows.tracking.runs_lock`): end FAILED, with the
+    reason, the runs that processes of this host that died, or hosts the storage heartbeat found stopped, left
+    open; write the MLflow run and the knowledge-base record of every finished trial that :func:`restorable` finds
+    unwritten; say so in one line if there were any."""
     from functools import cache
 
-    runs = write_missing_trial_runs(tracker.client, tracker.experiment_id, study, tracker.tags, metric)
+    from nas.recovery import stale_workers
 
-    @cache
-    def run_ids() -> dict[int, str]:
-        runs = trial_runs(tracker.client, tracker.experiment_id, study.study_name)
-        return {n: r.info.run_id for n, r in runs.items()}
+    with lock or nullcontext():
+        fail_orphan_runs(tracker.client, tracker.experiment_id, study.study_name, stale_workers(study))
+        restore = restorable(study)
+        runs = write_missing_trial_runs(tracker.client, tracker.experiment_id, study, tracker.tags, metric, restore)
 
-    recorded = record_missing_trials(kb_observer.kb, study, lambda r: kb_observer.record(r, run_ids().get(r.number)),
-                                     metric)
+        @cache
+        def run_ids() -> dict[int, str]:
+            runs = trial_runs(tracker.client, tracker.experiment_id, study.study_name)
+            return {n: r.info.run_id for n, r in runs.items()}
+
+        recorded = record_missing_trials(kb_observer.kb, study,
+                                         lambda r: kb_observer.record(r, run_ids().get(r.number)), metric, restore)
     if runs or recorded:
         print(f"nasflow: wrote from the study what a stopped process left unwritten: the MLflow runs of trials "
               f"{sorted(runs) or 'none'}, the knowledge-base records of trials {recorded or 'none'}", file=sys.stderr)

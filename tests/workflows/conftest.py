@@ -56,6 +56,23 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.uri
 
 
+@pytest.fixture(scope="module")
+def mlflow_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """One SQLite MLflow store (an ``MlflowClient`` on it) and its folder for a test module: its schema is made once."""
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow-sqlite")
+    return MlflowClient(f"sqlite:///{folder / 'mlflow.db'}"), folder
+
+
+@pytest.fixture
+def mlflow_experiment(mlflow_sqlite: tuple[Any, Path], request: pytest.FixtureRequest) -> tuple[Any, str]:
+    """The module's SQLite MLflow store and an experiment of the test's own (client, experiment id)."""
+    client, folder = mlflow_sqlite
+    name = request.node.name
+    return client, client.create_experiment(name, artifact_location=(folder / name).as_uri())
+
+
 @pytest.fixture
 def services(tracking_server: str) -> Iterator[dict[str, str]]:
     """The shared services of many hosts: a fresh PostgreSQL database (``db``) for the study and the knowledge base,

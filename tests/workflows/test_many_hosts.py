@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -60,8 +61,19 @@ def test_two_groups_share_one_study_knowledge_base_and_tracking_server(services:
     assert [v.version for v in versions] == ["1"] and retrain["version"] == "1"
 
 
+def _trial_runs(services: dict[str, str], number: int) -> list[Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(services["tracking"])
+    experiment = client.get_experiment_by_name(services["name"])
+    return [] if experiment is None else client.search_runs(
+        [experiment.experiment_id], f"tags.`nasflow.kind` = 'trial' and tags.`nasflow.trial` = '{number}'")
+
+
 def test_kill_9_of_one_group_mid_trial_is_retried_by_the_other_through_the_heartbeat(
         services: dict[str, str], digits_folder: Path, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
     args = overrides(services, digits_folder, 4, "search.heartbeat=1", "search.grace_period=5")
     hosts = [tmp_path / "host-a", tmp_path / "host-b"]
     marker = tmp_path / "paused"  # the victim stops for good inside its first trial (workflows/pause.py)
@@ -72,6 +84,9 @@ def test_kill_9_of_one_group_mid_trial_is_retried_by_the_other_through_the_heart
         assert time.monotonic() < deadline and victim_group.poll() is None, "group a never reached a trial epoch"
         time.sleep(0.05)
     (victim,) = [t for t in load(services).trials if pid_of(t) == victim_group.pid and t.state.name == "RUNNING"]
+    while not _trial_runs(services, victim.number):  # its writer opened the trial's run on the server
+        assert time.monotonic() < deadline, "the victim's trial run was never created"
+        time.sleep(0.05)
     os.kill(victim_group.pid, signal.SIGKILL)
     victim_group.wait()
     assert load(services).trials[victim.number].state.name == "RUNNING", "killed mid-trial"
@@ -85,3 +100,14 @@ def test_kill_9_of_one_group_mid_trial_is_retried_by_the_other_through_the_heart
     assert pid_of(retries[0]) == survivor.pid
     assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING))
     assert summary["left_running"] == []
+    # the killed group's open runs (its trial and its search) were ended by the survivor on the shared server
+    worker = victim.user_attrs["worker"]
+    (run,) = _trial_runs(services, victim.number)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["nasflow.failed_reason"].startswith(
+        f"process {worker} stopped beating (storage heartbeat) while this run was open; ended by host-1:")
+    client = MlflowClient(services["tracking"])
+    left = client.search_runs([client.get_experiment_by_name(services["name"]).experiment_id],
+                              f"tags.`nasflow.worker` = '{worker}'")
+    assert {r.data.tags["nasflow.kind"] for r in left} == {"search", "trial"}
+    assert all(r.info.status == "FAILED" for r in left)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import optuna
 import pytest
 from mlflow import MlflowClient
 
@@ -15,19 +14,13 @@ from workflows.kb_records import KnowledgeBaseObserver
 from workflows.tracking import MlflowSearchObserver
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> tuple[MlflowClient, str]:
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return client, client.create_experiment("search", artifact_location=(tmp_path / "artifacts").as_uri())
-
-
 def result(number: int, state: str = "complete") -> TrialResult:
     history = [{"val_accuracy": 0.5 + 0.1 * epoch, "train_loss": 1.0 - 0.2 * epoch} for epoch in range(3)]
     return TrialResult(number, state, {"channels": 8 + number}, history, dict(history[-1]), wall_time_s=1.5)
 
 
-def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(store) -> None:
-    client, experiment = store
+def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {"nasflow.study": "s"}, {"search.n_trials": 3})
     tracker.search_started("s", 3, 0)
     for number, state in enumerate(["complete", "pruned", "failed"]):
@@ -47,16 +40,16 @@ def test_trial_runs_are_written_in_order_and_finished_before_the_flush_returns(s
     assert tracker.trial_runs.get(0) == runs["0"].info.run_id
 
 
-def test_a_search_with_its_budget_spent_opens_no_parent_run(store) -> None:
-    client, experiment = store
+def test_a_search_with_its_budget_spent_opens_no_parent_run(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     tracker.search_started("s", 3, 3)  # resumed (or repro'd) after the last trial
-    tracker.search_ended(None)
+    tracker.search_ended(optuna.create_study())
     assert tracker.parent_id is None and client.search_runs([experiment]) == []
 
 
-def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(store) -> None:
-    client, experiment = store
+def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     tracker.search_started("s", 2, 0)
     client.delete_experiment(experiment)  # every new run now fails in the store
@@ -66,8 +59,8 @@ def test_an_mlflow_error_in_the_writer_stops_the_search_at_its_next_call(store) 
         tracker.trial_started(1, {})
 
 
-def test_abort_marks_the_open_trial_run_and_the_search_run_failed(store) -> None:
-    client, experiment = store
+def test_abort_marks_the_open_trial_run_and_the_search_run_failed(mlflow_experiment) -> None:
+    client, experiment = mlflow_experiment
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     tracker.search_started("s", 2, 0)
     parent = tracker.parent_id
@@ -77,8 +70,8 @@ def test_abort_marks_the_open_trial_run_and_the_search_run_failed(store) -> None
     assert statuses[parent] == "FAILED" and list(statuses.values()) == ["FAILED", "FAILED"]
 
 
-def test_knowledge_base_records_carry_each_trials_run_id_even_when_written_after_the_trial(store, tmp_path) -> None:
-    client, experiment = store
+def test_knowledge_base_records_carry_each_trials_run_id_even_when_written_after_the_trial(mlflow_experiment, tmp_path) -> None:
+    client, experiment = mlflow_experiment
     kb = KnowledgeBase(f"sqlite:///{tmp_path / 'kb.db'}")
     tracker = MlflowSearchObserver(client, experiment, {}, {})
     recorder = KnowledgeBaseObserver(kb, digits_task(), "cnn", {"epochs": 3}, {"study_name": "s"}, tracker.trial_runs)
@@ -91,3 +84,50 @@ def test_knowledge_base_records_carry_each_trials_run_id_even_when_written_after
     lineage = {record.lineage["trial_number"]: record.lineage["mlflow_run_id"]
                for record in (kb.get(row["id"]) for row in kb.query("kind = 'trial'").to_dicts())}
     assert lineage == {n: tracker.trial_runs.get(n) for n in range(4)} and None not in lineage.values()
+
+
+@pytest.fixture
+def refused(monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    """A client of a tracking server where nothing listens, its calls failing at once (no retries)."""
+    from tests.workflows.conftest import free_port
+    from workflows.tracking_server import configure_retries
+
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+                "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.setenv(key, "")  # restored after the test
+    configure_retries(0, 2)
+    return MlflowClient(f"http://127.0.0.1:{free_port()}")
+
+
+def test_a_tracking_server_gone_keeps_the_finished_trials_and_names_them_at_the_end(refused, capsys) -> None:
+    from nas.recovery import worker_id
+    from workflows.tracking import UNWRITTEN_ATTR
+
+    tracker = MlflowSearchObserver(refused, "0", {"nasflow.study": "s"}, {}, request_timeout_s=2)
+    study = optuna.create_study(study_name="s")
+    for number in range(3):  # the search goes on
+        tracker.trial_started(number, {})
+        tracker.trial_ended(result(number))
+    tracker.search_ended(study)
+    err = capsys.readouterr().err
+    uri = refused.tracking_uri
+    assert f"nasflow: tracking server {uri} is not answering (connection refused); the search goes on, keeping " \
+           "the MLflow runs of up to 1000 finished trials" in err
+    assert f"nasflow: the MLflow runs of trials [0, 1, 2] are not written: tracking server {uri} does not answer; " \
+           "they are kept in the study and the knowledge base, and the next nasflow start" in err
+    assert study._storage.get_study_system_attrs(study._study_id) == {f"{UNWRITTEN_ATTR}{worker_id()}": [0, 1, 2]}
+    assert tracker.trial_runs.get(0) is None  # the knowledge base records it without a run
+
+
+def test_past_its_bound_of_kept_trials_the_search_stops_with_the_servers_line(refused, capsys) -> None:
+    from workflows.tracking_server import TrackingServerError
+
+    tracker = MlflowSearchObserver(refused, "0", {"nasflow.study": "s"}, {}, request_timeout_s=2, max_unwritten=1)
+    for number in range(2):
+        tracker.trial_started(number, {})
+        tracker.trial_ended(result(number))
+    with pytest.raises(TrackingServerError, match=rf"tracking server {refused.tracking_uri} is not answering "
+                                                  r"\(connection refused; retried 0 times"):
+        tracker.flush()
+    tracker.abort()
+    assert "nasflow: the MLflow runs of trials [0, 1] are not written" in capsys.readouterr().err

@@ -3,9 +3,12 @@ then one line names the server (exit 2); trials already finished stay in the stu
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -55,37 +58,61 @@ def test_search_against_a_dead_tracking_uri_is_one_line(nasflow, workspace: Path
     assert_one_line_error(proc, DOWN.format(re.escape(uri)))
 
 
+def _wait_for(condition: Callable[[], bool], search: subprocess.Popen, err: Path, what: str) -> None:
+    deadline = time.monotonic() + 300
+    while not condition():
+        assert search.poll() is None and time.monotonic() < deadline, f"{what}: {err.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
 @pytest.mark.slow
-def test_a_tracking_server_stopped_mid_search_keeps_finished_trials(workspace: Path, digits_folder: Path,
-                                                                     tmp_path: Path) -> None:
+def test_a_tracking_server_stopped_mid_search_and_started_again_gets_every_finished_trial_once(
+        workspace: Path, digits_folder: Path, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
     from knowledge_base import KnowledgeBase
 
-    with postgres_database(postgres_url()) as store, \
-            mlflow_server(store, tmp_path / "artifacts", tmp_path / "server.log") as server:
-        args = ["search", "--no-progress", f"data.path={digits_folder}", f"tracking.uri={server.uri}",
-                "tracking.retry_s=2", "tracking.request_timeout_s=5", "search.n_trials=40", "train.epochs=1",
-                "search.pruner=none", "tracking.experiment=down"]
-        search = subprocess.Popen([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        client, deadline = MlflowClient(server.uri), time.monotonic() + 300
-        while True:  # until a trial's run is written and ended: the search works through the server
-            assert search.poll() is None and time.monotonic() < deadline, search.stderr.read() if search.stderr else ""
-            time.sleep(0.2)
-            experiment = client.get_experiment_by_name("down")
-            if experiment is not None and any(r.info.status == "FINISHED" for r in client.search_runs(
-                    [experiment.experiment_id], "tags.`nasflow.kind` = 'trial'")):
-                break
-        server.stop()
-        _, err = search.communicate(timeout=300)
-    assert_one_line_error(subprocess.CompletedProcess(args, search.returncode, "", err),
-                          DOWN.format(re.escape(server.uri)))
+    port, artifacts, err = free_port(), tmp_path / "artifacts", tmp_path / "search.err"
+    with postgres_database(postgres_url()) as store:
+        with mlflow_server(store, artifacts, tmp_path / "server.log", port) as server:
+            args = ["search", "--no-progress", f"data.path={digits_folder}", f"tracking.uri={server.uri}",
+                    "tracking.retry_s=5", "tracking.request_timeout_s=5", "search.n_trials=4", "train.epochs=1",
+                    "search.pruner=none", "tracking.experiment=down"]
+            with open(err, "w") as stderr:
+                search = subprocess.Popen([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace),
+                                          stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+            client = MlflowClient(server.uri)
+
+            def a_trial_run_ended() -> bool:  # the search works through the server
+                experiment = client.get_experiment_by_name("down")
+                return experiment is not None and any(r.info.status == "FINISHED" for r in client.search_runs(
+                    [experiment.experiment_id], "tags.`nasflow.kind` = 'trial'"))
+
+            _wait_for(a_trial_run_ended, search, err, "no trial run ended")
+        _wait_for(lambda: "the search goes on, keeping the MLflow runs" in err.read_text(), search, err,
+                  "the writer never gave up on the stopped server")
+        os.kill(search.pid, signal.SIGSTOP)  # held while the server starts again (the search waits only retry_s)
+        try:
+            with mlflow_server(store, artifacts, tmp_path / "server-again.log", port) as server:
+                os.kill(search.pid, signal.SIGCONT)
+                search.wait(timeout=600)
+                assert search.returncode == 0, err.read_text()[-3000:]
+                experiment = client.get_experiment_by_name("down")
+                runs = client.search_runs([experiment.experiment_id], "tags.`nasflow.kind` = 'trial'",
+                                          max_results=1000)
+        finally:
+            if search.poll() is None:  # the test failed: let it go
+                os.kill(search.pid, signal.SIGCONT)
+                search.kill()
+    assert re.search(rf"tracking server {re.escape(server.uri)} answers again: wrote the MLflow runs of trials \[\d",
+                     err.read_text())
+    assert "are not written" not in err.read_text()
     study = optuna.load_study(study_name="digits_cnn-digits",
                               storage=make_storage(f"journal:///{workspace / 'optuna.journal'}"))
-    finished = sorted(t.number for t in study.trials if t.state.name == "COMPLETE")
-    assert finished and len(finished) < 40  # the search stopped with the server, before its budget
-    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    finished = sorted(t.number for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL"))
+    assert len([t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]) == 4
+    assert sorted(int(r.data.tags["nasflow.trial"]) for r in runs) == finished, "each finished trial has one run"
+    assert all(r.info.status != "RUNNING" and "nasflow.state" in r.data.tags for r in runs)
     with KnowledgeBase(f"sqlite:///{workspace / 'kb.db'}") as kb:
         recorded = sorted(kb.get(row["id"]).lineage["trial_number"] for row in kb.query("kind = 'trial'").to_dicts())
     assert recorded == finished, "every finished trial is in the knowledge base, once"

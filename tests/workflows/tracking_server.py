@@ -50,9 +50,9 @@ class Server:
 
 
 @contextmanager
-def mlflow_server(backend_url: str, artifacts: Path, log: Path) -> Iterator[Server]:
-    """Run ``mlflow server`` on a free 127.0.0.1 port until the block ends (or it is stopped)."""
-    port = free_port()
+def mlflow_server(backend_url: str, artifacts: Path, log: Path, port: int | None = None) -> Iterator[Server]:
+    """Run ``mlflow server`` on 127.0.0.1 (on ``port``, else a free one) until the block ends (or it is stopped)."""
+    port = port or free_port()
     store = backend_url.replace("postgresql://", "postgresql+psycopg://", 1)
     with open(log, "w") as out:
         proc = subprocess.Popen([*MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
