@@ -31,8 +31,9 @@ data: setup
 run: data
 	$(NASFLOW) run
 
+# one pytest worker per core; a file's tests stay in one worker, so its module fixtures are built once
 test: dev lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 lint: dev
 	$(PY) -m ruff check .

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.conftest import summary_of
+from tests.workflows.conftest import free_port, summary_of
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +35,12 @@ def test_run_and_export_through_a_tracking_server(nasflow, workspace: Path, digi
     assert report["params"] == summary["best_params"] and Path(report["weights"]).is_file()
 
 
-def test_ui_points_at_the_tracking_server_instead_of_starting_one(nasflow) -> None:
-    proc = nasflow("ui", "tracking.uri=http://127.0.0.1:9")
-    assert proc.returncode == 0 and "its UI is at http://127.0.0.1:9" in proc.stderr
+def test_ui_of_a_tracking_server_that_does_not_answer_is_one_line_and_exit_2(nasflow, workspace: Path) -> None:
+    """``nasflow ui`` asks the server for the experiment's runs table (tested over REST in test_mlflow_rest); a
+    server that is not there is named in one line after ``tracking.retry_s``, and nothing is started or written."""
+    uri = f"http://127.0.0.1:{free_port()}"
+    proc = nasflow("ui", f"tracking.uri={uri}", "tracking.retry_s=1")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert f"tracking server {uri} is not answering" in proc.stderr and "fix tracking.uri" in proc.stderr
+    assert not (workspace / "mlflow.db").exists()
