@@ -31,9 +31,8 @@ data: setup
 run: data
 	$(NASFLOW) run
 
-# one pytest worker per core; a file's tests stay in one worker, so its module fixtures are built once
 test: dev lint
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest
 
 lint: dev
 	$(PY) -m ruff check .
