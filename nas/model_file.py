@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import sys
@@ -66,8 +67,10 @@ class ArgumentUses:
     as_object: frozenset[str]
 
 
+@functools.cache
 def argument_uses(model_class: Callable[..., Any]) -> ArgumentUses:
-    """The :class:`ArgumentUses` of ``model_class``'s source (empty when the source cannot be read)."""
+    """The :class:`ArgumentUses` of ``model_class``'s source (empty when the source cannot be read); parsed once
+    per class, since every model build asks."""
     import ast
     import textwrap
 
@@ -120,10 +123,15 @@ def constructor_value(model_class: Callable[..., Any], name: str, value: Any, na
     """
     parameter = inspect.signature(constructor_of(model_class)).parameters.get(name)
     kind = "unknown" if parameter is None else _kind(parameter, argument_uses(model_class))
+    return _resolved(kind, name, value, namespace, where)
+
+
+def _resolved(kind: str, name: str, value: Any, namespace: dict[str, Any], where: str) -> Any:
+    """``value`` for a parameter of ``kind`` (:func:`_kind`), by :func:`constructor_value`'s rule."""
     if kind == "string":
         return value
     if isinstance(value, (list, tuple)):
-        return type(value)(constructor_value(model_class, name, v, namespace, where) for v in value)
+        return type(value)(_resolved(kind, name, v, namespace, where) for v in value)
     found = _named(value, namespace) if _is_name(value) else None
     if found is None and kind == "object" and isinstance(value, str):
         known = sorted(k for k, v in namespace.items() if not k.startswith("_") and _named(k, namespace) is not None

@@ -285,11 +285,12 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
     from nas.data import load_data_folder
     from workflows.progress import phase_line
+    from workflows.workspace import workspace_root
 
     cache, memory_mb = None, math.inf
     if not args.no_cache:
         cfg = _cfg(args)
-        workspace = Path(cfg.workspace).expanduser().resolve()
+        workspace = workspace_root(cfg)
         if workspace.is_dir() and os.access(workspace, os.W_OK):
             cache, memory_mb = workspace / "cache", float(cfg.data.memory_mb)
     data = load_data_folder(Path(args.folder), cache=cache, memory_mb=memory_mb)

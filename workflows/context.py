@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from workflows.defaults import resolve_model_file
 from workflows.errors import ConfigError, WorkflowError
-from workflows.workspace import Workspace, git_commit, require_writable
+from workflows.workspace import Workspace, git_commit, require_writable, workspace_root
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -80,7 +80,7 @@ def load_data(cfg: DictConfig) -> Dataset:
             f"data folder '{path}' does not exist; create it with 'nasflow data init digits {path}' "
             "or point data.path at your data"
         )
-    cache = Path(cfg.workspace).expanduser().resolve() / "cache"
+    cache = workspace_root(cfg) / "cache"
     data = load_data_folder(path, name=cfg.data.name, cache=cache, memory_mb=float(cfg.data.memory_mb),
                             defer_cache=True)  # written once a search or retrain starts: see Dataset.save_cache
     check_measurable({name: len(getattr(data, f"{name}_idx")) for name in ("train", "val", "test")},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from workflows.pause import pause_at
 from workflows.tracking_server import (
     answers,
     configure_retries,
+    configured_retries,
     describe,
     is_server,
     request_error,
@@ -373,18 +373,21 @@ class MlflowSearchObserver(SearchObserver):
             self._wait_for_server()
         if not self.unwritten:
             return self.down is None
-        numbers = sorted(self.unwritten)
-        study._storage.set_study_system_attr(study._study_id, f"{UNWRITTEN_ATTR}{worker_id()}", numbers)
-        print(f"nasflow: the MLflow runs of trials {numbers} are not written: tracking server "
+        study._storage.set_study_system_attr(study._study_id, f"{UNWRITTEN_ATTR}{worker_id()}", sorted(self.unwritten))
+        self._say_unwritten()
+        return False
+
+    def _say_unwritten(self) -> None:
+        """One line naming the trials whose runs the tracking server did not take, and who writes them."""
+        print(f"nasflow: the MLflow runs of trials {sorted(self.unwritten)} are not written: tracking server "
               f"{self.client.tracking_uri} does not answer; they are kept in the study and the knowledge base, and "
               "the next nasflow start against this server (search, retrain or run, on any host) writes them from the "
               "study", file=sys.stderr)
-        return False
 
     def _wait_for_server(self) -> None:
         """Ask the server's health with backoff (2, 4, 8 … s) for ``tracking.retry_s``; write the kept runs once
         it answers."""
-        deadline = time.monotonic() + retry_seconds(int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")))
+        deadline = time.monotonic() + retry_seconds(configured_retries())
         wait = PROBE_S
         while True:
             self.next_probe = 0.0  # this loop spaces the checks itself
@@ -425,9 +428,7 @@ class MlflowSearchObserver(SearchObserver):
         self.open_runs.clear()
         self.parent_id = None
         if self.unwritten:
-            print(f"nasflow: the MLflow runs of trials {sorted(self.unwritten)} are not written; they are kept in the "
-                  "study and the knowledge base, and the next nasflow start against this tracking server writes them "
-                  "from the study", file=sys.stderr)
+            self._say_unwritten()
         if self.down is not None or (failed is not None and unavailable(failed) is not None):
             return
         for run_id in runs:

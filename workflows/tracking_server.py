@@ -35,6 +35,11 @@ def retry_seconds(retries: int) -> int:
     return sum(min(2 ** (k - 1), BACKOFF_MAX_S) for k in range(2, retries + 1))
 
 
+def configured_retries() -> int:
+    """The retries :func:`configure_retries` set for this process's MLflow HTTP calls (0 if never set)."""
+    return int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"))
+
+
 def configure_retries(retry_s: float, request_timeout_s: float) -> None:
     """Make every MLflow HTTP call of this process (client, fluent API, served artifacts) retry a server that refuses,
     times out or answers 429/5xx for about ``retry_s`` seconds, each request taking at most ``request_timeout_s``."""
@@ -99,7 +104,7 @@ def answers(uri: str, timeout_s: float) -> bool:
 
 def _error(exc: requests.exceptions.RequestException) -> TrackingServerError:
     server, reason = describe(exc)
-    retries = int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"))
+    retries = configured_retries()
     return TrackingServerError(
         f"tracking server {server} is not answering ({reason}; retried {retries} times over {retry_seconds(retries)} s"
         f", tracking.retry_s); start it or fix tracking.uri, then run the same command: finished trials are kept in "

@@ -11,7 +11,7 @@ that nothing is written twice.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -50,17 +50,18 @@ def trial_result(trial: Any, metric: str) -> TrialResult:
                        key if key and is_fingerprint(key) else None)
 
 
-def restorable(study: Any) -> Callable[[Any], bool]:
+def restorable(study: Any, stale: Collection[str] | None = None) -> Callable[[Any], bool]:
     """Which finished trials of ``study`` a start (on any host) writes from the study when their run or record is
     missing: those of a process of this host that no longer runs, of a host the storage heartbeat found stopped,
     those a search named unwritten when it ended (the tracking server gone), and any other host's that finished
-    more than :data:`SETTLE_S` ago; never those of a live process of this host, whose own writer writes them."""
+    more than :data:`SETTLE_S` ago; never those of a live process of this host, whose own writer writes them.
+    ``stale``: the heartbeat-stopped workers, if the caller has them (else found here)."""
     from datetime import datetime
 
     from nas.recovery import WORKER_ATTR, host_name, is_dead, stale_workers
     from workflows.tracking import UNWRITTEN_ATTR
 
-    stale = stale_workers(study)
+    stale = stale_workers(study) if stale is None else stale
     attrs = study._storage.get_study_system_attrs(study._study_id)
     named = {n for key, numbers in attrs.items() if key.startswith(UNWRITTEN_ATTR) for n in numbers}
     now = datetime.now()  # Optuna's trial times are local and naive
@@ -150,8 +151,9 @@ def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer
     from nas.recovery import stale_workers
 
     with lock or nullcontext():
-        fail_orphan_runs(tracker.client, tracker.experiment_id, study.study_name, stale_workers(study))
-        restore = restorable(study)
+        stale = stale_workers(study)
+        fail_orphan_runs(tracker.client, tracker.experiment_id, study.study_name, stale)
+        restore = restorable(study, stale)
         runs = write_missing_trial_runs(tracker.client, tracker.experiment_id, study, tracker.tags, metric, restore)
 
         @cache

@@ -40,7 +40,7 @@ class Workspace:
     @classmethod
     def from_config(cls, cfg: DictConfig) -> Workspace:
         """Resolve every default (``null`` in ``conf/``) against the workspace folder."""
-        root = Path(cfg.workspace).expanduser().resolve()
+        root = workspace_root(cfg)
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -75,6 +75,11 @@ def check_tracking_uri(uri: str) -> None:
         raise WorkflowError(f"tracking.uri={uri} is not an MLflow store URI; use sqlite:////abs/path/mlflow.db, "
                             "postgresql://user@host/db, http://host:port of an mlflow server, "
                             "or null (the workspace's)")
+
+
+def workspace_root(cfg: DictConfig) -> Path:
+    """The workspace folder ``cfg.workspace`` names, absolute (it may not exist yet)."""
+    return Path(cfg.workspace).expanduser().resolve()
 
 
 def require_writable(root: Path) -> None:
