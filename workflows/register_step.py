@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 def register_saved(ctx: RunContext, folder: Path) -> dict[str, Any]:
     """Register the bundle in ``folder`` (champion only if better) unless already registered; returns a summary."""
     from workflows.model_bundle import load_bundle
-    from workflows.registry import MODEL_HASH_TAG, model_hash, test_split_tags
-    from workflows.summary import decision
+    from workflows.registry import MODEL_HASH_TAG, model_hash
+    from workflows.summary import decision, finished_note
     from workflows.versioning import register_result
 
     saved = load_bundle(folder, ctx)
@@ -33,14 +33,12 @@ def register_saved(ctx: RunContext, folder: Path) -> dict[str, Any]:
         "flops": result.cost.flops,
     }
     registered = register_result(ctx, result, saved.trial_number, {MODEL_HASH_TAG: hash_})
-    summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin,
-                                   test_split_tags(ctx.data)["test_split_hash"])
+    summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin)
     if registered.already_registered:
-        finished = "; its interrupted registration is finished now" if registered.resumed else ""
         return {**summary, "status": "matched", "version": registered.version, "alias": registered.alias,
                 "model_uri": registered.uri,
                 "message": f"this model ({hash_[:12]}) is already version {registered.version} of '{name}'; "
-                           f"no new version registered{finished}"}
+                           f"no new version registered{finished_note(registered)}"}
     summary.update(status="registered", version=registered.version, alias=registered.alias, model_uri=registered.uri,
                    message=f"registered version {registered.version} of '{name}' as {registered.alias}")
     if registered.previous_champion is not None:

@@ -28,6 +28,7 @@ class RegisteredVersion:
     previous_champion: str | None = None
     previous_champion_accuracy: float | None = None
     previous_champion_split: str | None = None  # the test split (tag test_split_hash) the champion was registered on
+    test_split: str | None = None  # the test split (tag test_split_hash) this version was scored on
     already_registered: bool = False  # the same model bytes were registered before: this names that version
     resumed: bool = False  # their registration had been interrupted: this call finished it
 
@@ -109,7 +110,8 @@ def version_holding(client: Any, name: str, hash_: str) -> Any | None:
 def registered(version: Any) -> RegisteredVersion:
     """An already registered ``ModelVersion`` as a :class:`RegisteredVersion` (``already_registered``)."""
     return RegisteredVersion(version.name, str(version.version), version.aliases[0] if version.aliases else "none",
-                             version.run_id, version.tags.get("serialization_format", PICKLE), already_registered=True)
+                             version.run_id, version.tags.get("serialization_format", PICKLE),
+                             test_split=version.tags.get("test_split_hash"), already_registered=True)
 
 
 def current_champion(client: Any, name: str) -> Any | None:
@@ -170,7 +172,8 @@ def assign_alias(client: Any, name: str, version: str, run_id: str, serializatio
     ``score_champion(uri)`` scores the current champion on today's test split, so both are compared on the same
     samples. A version that already holds an alias (a registration interrupted before its last tag) keeps it.
     """
-    held = client.get_model_version(name, version).aliases
+    own = client.get_model_version(name, version)
+    held = own.aliases
     champion = current_champion(client, name)
     if champion is not None and str(champion.version) == version:
         champion = None
@@ -185,4 +188,5 @@ def assign_alias(client: Any, name: str, version: str, run_id: str, serializatio
     compared = champion if champion is not None and champion_score is not None else None
     return RegisteredVersion(name, version, alias, run_id, serialization_format,
                              str(compared.version) if compared else None, champion_score,
-                             compared.tags.get("test_split_hash") if compared else None)
+                             compared.tags.get("test_split_hash") if compared else None,
+                             own.tags.get("test_split_hash"))

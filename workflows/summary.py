@@ -29,8 +29,6 @@ def left_running(study: Study) -> list[dict[str, Any]]:
 
 def build_summary(ctx: RunContext, study: Study, outcome: dict[str, Any] | None, wall_time_s: float) -> dict[str, Any]:
     """Everything worth printing about a search (and, with ``outcome``, its retrain and registration)."""
-    from workflows.registry import test_split_tags
-
     summary: dict[str, Any] = {
         "model": ctx.ws.model,
         "data": ctx.ws.data,
@@ -79,13 +77,11 @@ def build_summary(ctx: RunContext, study: Study, outcome: dict[str, Any] | None,
         summary["serialization_format"] = registered.serialization_format
         if registered.already_registered:
             summary["message"] = (f"this model is already version {registered.version} of '{registered.name}'; "
-                                  "no new version registered"
-                                  + ("; its interrupted registration is finished now" if registered.resumed else ""))
+                                  f"no new version registered{finished_note(registered)}")
         if registered.previous_champion is not None:
             summary["previous_champion"] = {"version": registered.previous_champion,
                                             "test_accuracy": registered.previous_champion_accuracy}
-        summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin,
-                                       test_split_tags(ctx.data)["test_split_hash"])
+        summary["decision"] = decision(registered, result.metrics["test_accuracy"], ctx.cfg.tracking.promote_margin)
         if str(summary.get("best_trial")) in reused:  # its search score was not trained in this study
             summary["decision"] += f"; trial {summary['best_trial']}'s search score came from " \
                                    f"{reused[str(summary['best_trial'])]}"
@@ -101,14 +97,19 @@ def reuse_source(source: object) -> str:
     return f"trial {source} of this study" if isinstance(source, int) else str(source)
 
 
-def decision(registered: RegisteredVersion, test_accuracy: float, margin: float, split_hash: str) -> str:
+def finished_note(registered: RegisteredVersion) -> str:
+    """What an answer about an already registered version adds when this call finished its registration."""
+    return "; its interrupted registration is finished now" if registered.resumed else ""
+
+
+def decision(registered: RegisteredVersion, test_accuracy: float, margin: float) -> str:
     """Why the version holds its alias: the same bytes were registered before (that version, left as it is), no
-    champion yet, or both scores on today's test split (``split_hash``; the champion's own, if another, named) and
+    champion yet, or both scores on today's test split (the version's own; the champion's, if another, named) and
     the margin."""
     if registered.already_registered:
-        finished = "; its interrupted registration finished now" if registered.resumed else ""
         return (f"{registered.alias}: the same model bytes as version {registered.version} of {registered.name} "
-                f"(MLflow run {registered.run_id}), registered before and left as it is; no new version{finished}")
+                f"(MLflow run {registered.run_id}), registered before and left as it is; no new "
+                f"version{finished_note(registered)}")
     if registered.previous_champion is None or registered.previous_champion_accuracy is None:
         return f"{registered.alias}: the first version of {registered.name}"
     champion = registered.previous_champion_accuracy
@@ -117,8 +118,8 @@ def decision(registered: RegisteredVersion, test_accuracy: float, margin: float,
             f"({champion:.4f} on the same test split) by more than the margin {margin:g} "
             f"(difference {test_accuracy - champion:+.4f})"
             + (f"; v{registered.previous_champion} was registered on another test split "
-               f"({registered.previous_champion_split}, today's is {split_hash})"
-               if registered.previous_champion_split not in (None, split_hash) else ""))
+               f"({registered.previous_champion_split}, today's is {registered.test_split})"
+               if registered.previous_champion_split not in (None, registered.test_split) else ""))
 
 
 def write_json(path: str | None, payload: Any) -> None:
