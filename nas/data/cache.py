@@ -54,25 +54,40 @@ class CacheEntry:
             return None
         return pixels, meta
 
+
+@dataclass(frozen=True)
+class FolderCache:
+    """One data folder's place in the cache: its latest entry, and the array a decoding writes before it has one."""
+
+    place: Path
+
+    def holds_entries(self) -> bool:
+        """True if an entry of the folder was ever written here (so a load must find out whether it still fits)."""
+        return self.place.is_dir() and any(p.suffix == ".json" for p in self.place.iterdir())
+
+    def entry(self, key: str) -> CacheEntry:
+        """The entry of the folder's files as ``key`` (see :func:`listing_key`) describes them."""
+        return CacheEntry(self.place / f"{key}.npy", self.place / f"{key}.json")
+
     def allocate(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A writable memory-mapped array of ``shape`` at a temporary name (see :meth:`commit`)."""
-        self.pixels.parent.mkdir(parents=True, exist_ok=True)
+        """A writable memory-mapped array of ``shape`` at this process's temporary name (see :meth:`commit`)."""
+        self.place.mkdir(parents=True, exist_ok=True)
         return np.lib.format.open_memmap(self._partial(), mode="w+", dtype=np.uint8, shape=shape)
 
-    def commit(self, pixels: np.ndarray, meta: dict[str, Any]) -> None:
-        """Store ``pixels`` (an array from :meth:`allocate`, or any uint8 array) and ``meta`` as this entry, and remove
-        the folder's older entries."""
-        self.pixels.parent.mkdir(parents=True, exist_ok=True)
-        partial = self._partial()
+    def commit(self, key: str, pixels: np.ndarray, meta: dict[str, Any]) -> None:
+        """Store ``pixels`` (an array from :meth:`allocate`, or any uint8 array) and ``meta`` as the entry of
+        ``key``, and remove the folder's older entries (and what killed processes of this host left half written)."""
+        entry, partial = self.entry(key), self._partial()
+        self.place.mkdir(parents=True, exist_ok=True)
         allocated = isinstance(pixels, np.memmap) and Path(str(pixels.filename)) == partial
         if not allocated:  # an allocated array is in the page cache already, for every reader (no msync needed)
             np.save(partial, pixels)  # np.save keeps a name that already ends in .npy
-        os.replace(partial, self.pixels)
-        tmp = self.meta.with_suffix(".json.tmp")
+        os.replace(partial, entry.pixels)
+        tmp = entry.meta.with_suffix(".json.tmp")
         tmp.write_text(json.dumps({**meta, "shape": list(pixels.shape)}))
-        os.replace(tmp, self.meta)
-        for old in self.pixels.parent.iterdir():
-            if old.name.split(".")[0] != self.pixels.stem:
+        os.replace(tmp, entry.meta)
+        for old in self.place.iterdir():
+            if old.name.split(".")[0] != key and not _written_now(old.name):
                 old.unlink(missing_ok=True)
 
     def discard(self) -> None:
@@ -80,7 +95,19 @@ class CacheEntry:
         self._partial().unlink(missing_ok=True)
 
     def _partial(self) -> Path:
-        return self.pixels.with_name(f"{self.pixels.stem}.partial-{os.getpid()}.npy")  # one per writing process
+        from nas.recovery import worker_id
+
+        return self.place / f"{_PARTIAL}{worker_id().replace(':', '~')}.npy"  # one per writing process
+
+
+_PARTIAL = "partial-"
+
+
+def _written_now(name: str) -> bool:
+    """True for a partial array of a process that still runs, or of another host (which this one cannot ask)."""
+    from nas.recovery import is_dead
+
+    return name.startswith(_PARTIAL) and not is_dead(name[len(_PARTIAL) :].removesuffix(".npy").replace("~", ":"))
 
 
 def listing_key(stamps: Mapping[str, tuple[int, int]], extra: str = "") -> str:
@@ -89,7 +116,6 @@ def listing_key(stamps: Mapping[str, tuple[int, int]], extra: str = "") -> str:
     return hashlib.sha256(f"{FORMAT}\0{extra}\0{listing}".encode()).hexdigest()[:32]
 
 
-def cache_entry(root: Path, folder: Path, key: str) -> CacheEntry:
-    """The entry of ``folder`` under ``key`` in the cache folder ``root`` (one sub-folder per data folder)."""
-    place = root / hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-    return CacheEntry(place / f"{key}.npy", place / f"{key}.json")
+def folder_cache(root: Path, folder: Path) -> FolderCache:
+    """The place of ``folder`` in the cache folder ``root`` (one sub-folder per data folder)."""
+    return FolderCache(root / hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16])

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nas.data.cache import cache_entry, listing_key
+from nas.data.cache import folder_cache, listing_key
 from nas.data.decode import decode_file, decode_images, in_memory
 from nas.data.meta import digests_hash
 from nas.data.samples import Samples, encode_labels
@@ -40,46 +40,52 @@ def read_images(folder: Path, class_dirs: list[Path], spec: DatasetSpec, cache: 
     written only when the returned samples' ``save_cache`` is called (pixels within ``memory_mb`` only). Each file is
     read once: the content hash comes from the digests the decoding computes (or from the cache entry).
     """
-    listed = _list_images(class_dirs, stat=cache is not None)
-    streamed = cache is not None and len(listed) * decode_file(listed[0].path).size / 2**20 > memory_mb
+    place = folder_cache(cache, folder) if cache is not None else None
+    stat_first = place is not None and place.holds_entries()  # else no entry can match: the decoding stats the files
+    listed = _list_images(class_dirs, stat=stat_first)
+    streamed = place is not None and len(listed) * decode_file(listed[0].path).size / 2**20 > memory_mb
     if streamed:
         splits = assign_splits([image.id for image in listed], spec.val, spec.test, spec.seed)
         listed = [listed[i] for i in np.concatenate([splits[name] for name in SPLITS]).tolist()]
     files: list[str | Path] = [image.path for image in listed]
     ids = [image.id for image in listed]
     spec_digest = {SPEC_FILE: hashlib.sha256(spec.path.read_bytes()).digest()} if spec.path else {}
-    save: Callable[[], None] | None = None
-    if cache is None:
+    if place is None:
         decoded = decode_images(files)
-        pixels, histogram = decoded.pixels, decoded.histogram
         digest = digests_hash({**dict(zip(ids, decoded.digests)), **spec_digest})
-    else:
-        stamps = {image.id: image.stamp for image in listed}
-        if spec.path is not None:
-            stat = spec.path.stat()
-            stamps[SPEC_FILE] = (stat.st_size, stat.st_mtime_ns)
-        order_key = f"split:{spec.seed}:{spec.val}:{spec.test}" if streamed else "files"
-        entry = cache_entry(cache, folder, listing_key(stamps, order_key))
-        loaded = entry.load()
+        return _samples(listed, folder, decoded.pixels, digest, decoded.histogram)
+    spec_stamp = {}
+    if spec.path is not None:
+        stat = spec.path.stat()
+        spec_stamp[SPEC_FILE] = (stat.st_size, stat.st_mtime_ns)
+    order_key = f"split:{spec.seed}:{spec.val}:{spec.test}" if streamed else "files"
+    if stat_first:
+        loaded = place.entry(listing_key({**{i.id: i.stamp for i in listed}, **spec_stamp}, order_key)).load()
         if loaded is not None:
             pixels, meta = loaded
-            digest, histogram = str(meta["content_hash"]), np.asarray(meta["histogram"], dtype=np.int64)
-        else:
-            now = streamed or not defer_cache  # a streamed array lives in the cache file: it is written now
-            try:
-                decoded = decode_images(files, entry.allocate if now else in_memory)  # into the cache file: no copy
-            except BaseException:
-                entry.discard()
-                raise
-            pixels, histogram = decoded.pixels, decoded.histogram
-            digest = digests_hash({**dict(zip(ids, decoded.digests)), **spec_digest})
-            save = partial(entry.commit, pixels, {"content_hash": digest, "files": len(files),
-                                                  "histogram": histogram.tolist()})
-            if now:
-                save()
-                save = None
-                reopened = entry.load()
-                pixels = reopened[0] if reopened is not None else pixels  # copy-on-write: nothing writes to the cache
+            histogram = np.asarray(meta["histogram"], dtype=np.int64)
+            return _samples(listed, folder, pixels, str(meta["content_hash"]), histogram)
+    now = streamed or not defer_cache  # a streamed array lives in the cache file: it is written now
+    try:
+        decoded = decode_images(files, place.allocate if now else in_memory)  # into the cache file: no copy
+    except BaseException:
+        place.discard()
+        raise
+    digest = digests_hash({**dict(zip(ids, decoded.digests)), **spec_digest})
+    key = listing_key({**dict(zip(ids, decoded.stamps)), **spec_stamp}, order_key)  # the files as they were read
+    save = partial(place.commit, key, decoded.pixels, {"content_hash": digest, "files": len(files),
+                                                       "histogram": decoded.histogram.tolist()})
+    if not now:
+        return _samples(listed, folder, decoded.pixels, digest, decoded.histogram, save)
+    save()
+    reopened = place.entry(key).load()
+    pixels = reopened[0] if reopened is not None else decoded.pixels  # copy-on-write: nothing writes to the cache
+    return _samples(listed, folder, pixels, digest, decoded.histogram)
+
+
+def _samples(listed: list[_Image], folder: Path, pixels: np.ndarray, digest: str, histogram: np.ndarray,
+             save: Callable[[], None] | None = None) -> Samples:
+    ids = [image.id for image in listed]
     y, classes = encode_labels([image.label for image in listed], folder)
     return Samples("images", pixels, y, classes, ids, ids, ids, content_hash=digest, save_cache=save,
                    histogram=histogram)

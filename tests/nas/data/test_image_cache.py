@@ -146,3 +146,23 @@ def test_a_bad_image_leaves_no_cache_file_behind(image_folder, tmp_path: Path) -
     with pytest.raises(DataError, match=r"zz.png: is not a readable PNG/JPEG image"):
         load_data_folder(folder, cache=cache)
     assert [p for p in cache.rglob("*") if p.is_file()] == []
+
+
+def test_a_killed_loaders_partial_file_is_removed_and_a_running_ones_kept(image_folder, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    folder, cache = image_folder(), tmp_path / "cache"
+    load_data_folder(folder, cache=cache)
+    place = cache_files(cache, ".npy")[0].parent
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                            check=True)
+    killed = place / f"partial-{socket.gethostname()}~{exited.stdout.strip()}~1.npy"
+    elsewhere = place / "partial-another-host~123~456.npy"  # another host's loader: this one cannot tell
+    for partial in (killed, elsewhere):
+        partial.write_bytes(b"half an array")
+    touched = folder / "cat" / "img_000.png"
+    os.utime(touched, ns=(1, touched.stat().st_mtime_ns + 10**9))  # a new entry is written
+    load_data_folder(folder, cache=cache)
+    assert not killed.exists() and elsewhere.exists() and len(cache_files(cache, ".npy")) == 2
