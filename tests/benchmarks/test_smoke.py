@@ -90,5 +90,5 @@ def test_shared_services_part_produces_finite_figures(tmp_path: Path) -> None:
                            str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=880)
     assert done.returncode == 0, done.stderr[-3000:]
     (part,) = json.loads((tmp_path / "latest-quick.json").read_text())["parts"]
-    assert len(part["figures"]) == 3
+    assert len(part["figures"]) == 4
     assert all(math.isfinite(f["value"]) and math.isfinite(f["baseline"]) for f in part["figures"])
