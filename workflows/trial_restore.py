@@ -54,24 +54,24 @@ def restorable(study: Any, stale: Collection[str] | None = None) -> Callable[[An
     """Which finished trials of ``study`` a start (on any host) writes from the study when their run or record is
     missing: those of a process of this host that no longer runs, of a host the storage heartbeat found stopped,
     those a search named unwritten when it ended (the tracking server gone), and any other host's that finished
-    more than :data:`SETTLE_S` ago; never those of a live process of this host, whose own writer writes them.
+    more than :data:`SETTLE_S` ago (by the UTC end its worker recorded); never those of a live process of this
+    host, whose own writer writes them.
     ``stale``: the heartbeat-stopped workers, if the caller has them (else found here)."""
-    from datetime import datetime
-
-    from nas.recovery import WORKER_ATTR, host_name, is_dead, stale_workers
+    from nas.recovery import WORKER_ATTR, host_name, is_dead, seconds_since_end, stale_workers
     from workflows.tracking import UNWRITTEN_ATTR
 
     stale = stale_workers(study) if stale is None else stale
     attrs = study._storage.get_study_system_attrs(study._study_id)
     named = {n for key, numbers in attrs.items() if key.startswith(UNWRITTEN_ATTR) for n in numbers}
-    now = datetime.now()  # Optuna's trial times are local and naive
 
     def restore(trial: Any) -> bool:
         worker = trial.user_attrs.get(WORKER_ATTR, "")
         if worker.partition(":")[0] == host_name():
             return is_dead(worker)
-        return worker in stale or trial.number in named or \
-            trial.datetime_complete is not None and (now - trial.datetime_complete).total_seconds() > SETTLE_S
+        if worker in stale or trial.number in named:
+            return True
+        ended = seconds_since_end(trial)
+        return ended is not None and ended > SETTLE_S
 
     return restore
 
