@@ -27,6 +27,7 @@ from workflows.tracking_server import (
     unavailable,
 )
 from workflows.workspace import Workspace
+from workflows.writer_beat import WriterBeat
 
 # a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
 RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
@@ -149,6 +150,7 @@ class TrialRunIds:
     def __init__(self, submit: Callable[..., Future]) -> None:
         self.futures: dict[int, Future] = {}
         self.late: dict[int, str] = {}  # runs created after the tracking server answered again
+        self.elsewhere: set[int] = set()  # trials whose run and record a start on another host wrote from the study
         self._submit = submit
 
     def get(self, number: int, default: str | None = None) -> str | None:
@@ -169,7 +171,7 @@ class TrialRunIds:
         if future is None or future.done():
             fn(self.get(number))
         else:
-            self._submit(lambda: fn(self.get(number)))
+            self._submit(lambda: None if number in self.elsewhere else fn(self.get(number)))
 
 
 @dataclass
@@ -190,7 +192,9 @@ class MlflowSearchObserver(SearchObserver):
     stops with the server's one-line error), asks the server's health before each later write and writes the kept
     runs once it answers (under ``lock``, finding each by its trial tag first, since a start on another host may
     have written it from the study); the end of the search waits ``tracking.retry_s`` for the server, then names
-    the trials still unwritten in one line. Any other error is raised at the next trial (or at the end); the MLflow
+    the trials still unwritten in one line. While the search runs it beats in the study (:meth:`follow`), so no
+    start on another host writes its trials from the study; if its beat lapsed, it writes each trial as a kept one.
+    Any other error is raised at the next trial (or at the end); the MLflow
     calls queued after it are skipped, while the knowledge-base records waiting for a run id are still written
     (without it).
     """
@@ -211,6 +215,23 @@ class MlflowSearchObserver(SearchObserver):
         self.down: BaseException | None = None  # the error of the tracking server while it does not answer
         self.study_name = tags.get("nasflow.study", "")
         self.next_probe = 0.0  # monotonic time of the next health check while the server does not answer
+        self.beat: WriterBeat | None = None
+
+    def follow(self, study: Any) -> None:
+        """Beat for this writer in ``study`` until the search ends (:mod:`workflows.writer_beat`), so that no start
+        on another host writes this process's trials from the study meanwhile; a search calls it once the study is
+        open, before its first trial."""
+        self.beat = WriterBeat(study)
+        self.beat.start()
+
+    def _on_time(self) -> bool:
+        """Whether this writer's beat is fresh, so no other start can be writing its trials: then it writes them
+        without looking first (else as kept runs: under the lock, each found by its trial tag first)."""
+        return self.beat is None or self.beat.fresh()
+
+    def _stop_beat(self) -> None:
+        if self.beat is not None:
+            self.beat.stop()
 
     def _submit(self, fn: Any, *args: Any) -> Future:
         """Queue the MLflow call ``fn(*args)`` on the writer; skipped once an earlier call failed."""
@@ -287,8 +308,10 @@ class MlflowSearchObserver(SearchObserver):
                   f"trials {written}", file=sys.stderr)
 
     def _write_kept(self, number: int, kept: Unwritten, run: Any) -> None:
-        if run is not None and "nasflow.state" in run.data.tags:
-            self.trial_runs.late[number] = run.info.run_id  # written from the study by another start
+        if run is not None and "nasflow.state" in run.data.tags:  # written from the study by another start
+            self.trial_runs.late[number] = run.info.run_id
+            self.trial_runs.elsewhere.add(number)
+            self.open_runs.discard(run.info.run_id)
             return
         if kept.run_id is None:
             kept.run_id = run.info.run_id if run is not None else self._create_run(number)
@@ -329,17 +352,25 @@ class MlflowSearchObserver(SearchObserver):
         ).info.run_id
 
     def _create_trial_run(self, number: int) -> str | None:
-        """The trial's run, or None (kept for later) while the tracking server does not answer."""
-        try:
-            run_id = self._create_run(number) if self._answering() else None
-        except Exception as exc:
-            self._went_down(exc)
-            run_id = None
-        if run_id is None:
-            self._keep(number, Unwritten(None))
-            return None
-        self.open_runs.add(run_id)
-        return run_id
+        """The trial's run, or None (kept for later, its id in ``trial_runs.late`` once written) while the tracking
+        server does not answer or this writer's beat is not fresh."""
+        if self._on_time():
+            try:
+                run_id = self._create_run(number) if self._answering() else None
+            except Exception as exc:
+                self._went_down(exc)
+                run_id = None
+            if run_id is not None:
+                self.open_runs.add(run_id)
+                return run_id
+        self._keep(number, Unwritten(None))
+        self._write_kept_now()
+        return None
+
+    def _write_kept_now(self) -> None:
+        """Write the kept runs now if the server answers (checking each first, under the lock)."""
+        if self._answering() and self.unwritten:
+            self._write_unwritten()
 
     def trial_ended(self, result: TrialResult) -> None:
         if result.number in self.trial_runs.futures:
@@ -347,11 +378,14 @@ class MlflowSearchObserver(SearchObserver):
 
     def _log_trial(self, result: TrialResult) -> None:
         kept = self.unwritten.get(result.number)
+        run_id = self.trial_runs.get(result.number)
+        if kept is None and run_id in self.open_runs and not self._on_time():
+            kept = Unwritten(run_id)  # another start may have written it from the study: look first
+            self._keep(result.number, kept)
         if kept is not None:  # its run is written once the server answers again
             kept.result = result
-            self._answering()
+            self._write_kept_now()
             return
-        run_id = self.trial_runs.get(result.number)
         if run_id not in self.open_runs:
             return
         pause_at("trial-logging")
@@ -404,7 +438,9 @@ class MlflowSearchObserver(SearchObserver):
         from workflows.summary import trial_counts
 
         self.flush()
-        if not self.writer.submit(self._settle, study).result():
+        answers = self.writer.submit(self._settle, study).result()
+        self._stop_beat()  # every trial run is written, or named unwritten in the study
+        if not answers:
             return  # the tracking server does not answer: the search run stays open
         stale = stale_workers(study)
         if stale:  # hosts that stopped beating left their runs open
@@ -423,6 +459,7 @@ class MlflowSearchObserver(SearchObserver):
         """Mark every open run FAILED (the search raised or was interrupted), unless the tracking server stopped
         answering: then they stay RUNNING (the next start fails them) and the trials it did not take are named."""
         self.writer.shutdown(wait=True)
+        self._stop_beat()
         failed, self.error = self.error, None
         runs = list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else [])
         self.open_runs.clear()

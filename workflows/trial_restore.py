@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.observer import TrialResult
 from workflows.tracking import RUN_STATUS, fail_orphan_runs, log_trial_run, trial_runs
+from workflows.writer_beat import SETTLE_S, is_gone, writer_beats
 
 if TYPE_CHECKING:
     from nas.locks import StudyLock
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 RESTORED_TAG = "nasflow.restored"
-SETTLE_S = 60.0  # a finished trial of another host whose run is still missing this long after: its writer is gone
 
 
 def trial_result(trial: Any, metric: str) -> TrialResult:
@@ -52,26 +52,30 @@ def trial_result(trial: Any, metric: str) -> TrialResult:
 
 def restorable(study: Any, stale: Collection[str] | None = None) -> Callable[[Any], bool]:
     """Which finished trials of ``study`` a start (on any host) writes from the study when their run or record is
-    missing: those of a process of this host that no longer runs, of a host the storage heartbeat found stopped,
-    those a search named unwritten when it ended (the tracking server gone), and any other host's that finished
-    more than :data:`SETTLE_S` ago (by the UTC end its worker recorded); never those of a live process of this
-    host, whose own writer writes them.
-    ``stale``: the heartbeat-stopped workers, if the caller has them (else found here)."""
+    missing: those of a process of this host that no longer runs (never those of a live one, whose own writer
+    writes them); of another host, those a search named unwritten when it ended (the tracking server gone), those
+    whose writer's beat (:mod:`workflows.writer_beat`) stopped or went stale, so that a live writer behind is never
+    raced; and, of a worker without a beat, those of a host the storage heartbeat found stopped or that finished
+    more than :data:`SETTLE_S` ago (by the UTC end its worker recorded). ``stale``: the heartbeat-stopped workers,
+    if the caller has them (else found here)."""
     from nas.recovery import WORKER_ATTR, host_name, is_dead, seconds_since_end, stale_workers
     from workflows.tracking import UNWRITTEN_ATTR
 
     stale = stale_workers(study) if stale is None else stale
     attrs = study._storage.get_study_system_attrs(study._study_id)
     named = {n for key, numbers in attrs.items() if key.startswith(UNWRITTEN_ATTR) for n in numbers}
+    beats = writer_beats(attrs)
 
     def restore(trial: Any) -> bool:
         worker = trial.user_attrs.get(WORKER_ATTR, "")
         if worker.partition(":")[0] == host_name():
             return is_dead(worker)
-        if worker in stale or trial.number in named:
+        if trial.number in named:
             return True
+        if worker in beats:
+            return is_gone(beats[worker])
         ended = seconds_since_end(trial)
-        return ended is not None and ended > SETTLE_S
+        return worker in stale or ended is not None and ended > SETTLE_S
 
     return restore
 
