@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import sys
 import tempfile
 import time
@@ -15,6 +16,7 @@ from typing import Any
 from nas.locks import StudyLock
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
+from workflows.open_searches import OPEN_SEARCH_ATTR, end_open_search, note_open_search
 from workflows.pause import pause_at
 from workflows.tracking_server import (
     answers,
@@ -216,12 +218,13 @@ class MlflowSearchObserver(SearchObserver):
         self.study_name = tags.get("nasflow.study", "")
         self.next_probe = 0.0  # monotonic time of the next health check while the server does not answer
         self.beat: WriterBeat | None = None
+        self.study: Any = None  # the study followed
 
     def follow(self, study: Any) -> None:
         """Beat for this writer in ``study`` until the search ends (:mod:`workflows.writer_beat`), so that no start
         on another host writes this process's trials from the study meanwhile; a search calls it once the study is
         open, before its first trial."""
-        self.beat = WriterBeat(study)
+        self.study, self.beat = study, WriterBeat(study)
         self.beat.start()
 
     def _on_time(self) -> bool:
@@ -441,32 +444,64 @@ class MlflowSearchObserver(SearchObserver):
         answers = self.writer.submit(self._settle, study).result()
         self._stop_beat()  # every trial run is written, or named unwritten in the study
         if not answers:
-            return  # the tracking server does not answer: the search run stays open
-        stale = stale_workers(study)
-        if stale:  # hosts that stopped beating left their runs open
-            fail_orphan_runs(self.client, self.experiment_id, study.study_name, stale)
-        if self.parent_id is None or not self.owns_parent:
+            self._leave_search_open(study, "FINISHED")
             return
-        now = int(time.time() * 1000)
-        metrics = [Metric(f"trials_{k}", float(v), now, 0) for k, v in trial_counts(study).items()]
-        self.client.log_batch(self.parent_id, metrics=metrics)
-        with tempfile.TemporaryDirectory() as folder:
-            for path in save_study_plots(study, Path(folder)):
-                self.client.log_artifact(self.parent_id, str(path), "plots")
-        self.client.set_terminated(self.parent_id, "FINISHED")
+        try:
+            stale = stale_workers(study)
+            if stale:  # hosts that stopped beating left their runs open
+                fail_orphan_runs(self.client, self.experiment_id, study.study_name, stale)
+            if self.parent_id is None or not self.owns_parent:
+                return
+            now = int(time.time() * 1000)
+            metrics = [Metric(f"trials_{k}", float(v), now, 0) for k, v in trial_counts(study).items()]
+            self.client.log_batch(self.parent_id, metrics=metrics)
+            with tempfile.TemporaryDirectory() as folder:
+                for path in save_study_plots(study, Path(folder)):
+                    self.client.log_artifact(self.parent_id, str(path), "plots")
+            self.client.set_terminated(self.parent_id, "FINISHED")
+        except Exception as exc:
+            if request_error(exc) is not None:  # the server went away at the end
+                self._leave_search_open(study, "FINISHED")
+            raise
+
+    def _leave_search_open(self, study: Any, status: str) -> None:
+        """The tracking server does not answer: note the search run's end ``status`` in ``study``, for the next
+        start on any host, and try it once more as this process exits (the server may be back by then)."""
+        if self.parent_id is None or not self.owns_parent or study is None:
+            return
+        note_open_search(study, self.parent_id, status)
+        print(f"nasflow: the search run {self.parent_id} stays open (tracking server {self.client.tracking_uri} does "
+              f"not answer); noted in the study, it is ended {status} at the next nasflow start against this server, "
+              "on any host", file=sys.stderr)
+        atexit.register(self._last_try, study, self.parent_id, status)
+
+    def _last_try(self, study: Any, run_id: str, status: str) -> None:
+        """At this process's exit, if the server answers again: write the kept trial runs and end search run
+        ``run_id`` ``status`` (each looked at first, under the lock: another start may have done it)."""
+        from nas.recovery import worker_id
+
+        if not answers(self.client.tracking_uri, self.request_timeout_s):
+            return
+        self.down = None
+        self._write_unwritten()
+        with self.lock or nullcontext():
+            end_open_search(self.client, study, f"{OPEN_SEARCH_ATTR}{worker_id()}", run_id, status)
 
     def abort(self) -> None:
         """Mark every open run FAILED (the search raised or was interrupted), unless the tracking server stopped
-        answering: then they stay RUNNING (the next start fails them) and the trials it did not take are named."""
+        answering: then the trials it did not take are named, the search run's end is noted in the study (the next
+        start on any host ends it FAILED) and the trial runs stay RUNNING (the next start fails them)."""
         self.writer.shutdown(wait=True)
         self._stop_beat()
         failed, self.error = self.error, None
         runs = list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else [])
         self.open_runs.clear()
-        self.parent_id = None
         if self.unwritten:
             self._say_unwritten()
         if self.down is not None or (failed is not None and unavailable(failed) is not None):
+            self._leave_search_open(self.study, "FAILED")
+            self.parent_id = None
             return
+        self.parent_id = None
         for run_id in runs:
             self.client.set_terminated(run_id, "FAILED")

@@ -146,15 +146,18 @@ def record_missing_trials(kb: Any, study: Any, record: Callable[[TrialResult], N
 
 def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer: KnowledgeBaseObserver, metric: str,
                           lock: StudyLock | None = None) -> None:
-    """At the start of a search, under ``lock`` (:func:`workflows.tracking.runs_lock`): end FAILED, with the
+    """At the start of a search, under ``lock`` (:func:`workflows.tracking.runs_lock`): end the search runs whose
+    end their search noted in the study (the tracking server away), with that status; end FAILED, with the
     reason, the runs that processes of this host that died, or hosts the storage heartbeat found stopped, left
     open; write the MLflow run and the knowledge-base record of every finished trial that :func:`restorable` finds
     unwritten; say so in one line if there were any."""
     from functools import cache
 
     from nas.recovery import stale_workers
+    from workflows.open_searches import end_open_searches
 
     with lock or nullcontext():
+        ended = end_open_searches(tracker.client, study)  # before the dead processes' runs are failed
         stale = stale_workers(study)
         fail_orphan_runs(tracker.client, tracker.experiment_id, study.study_name, stale)
         restore = restorable(study, stale)
@@ -167,6 +170,9 @@ def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer
 
         recorded = record_missing_trials(kb_observer.kb, study,
                                          lambda r: kb_observer.record(r, run_ids().get(r.number)), metric, restore)
+    if ended:
+        print(f"nasflow: ended the search runs {ended} that searches could not end (the tracking server away)",
+              file=sys.stderr)
     if runs or recorded:
         print(f"nasflow: wrote from the study what a stopped process left unwritten: the MLflow runs of trials "
               f"{sorted(runs) or 'none'}, the knowledge-base records of trials {recorded or 'none'}", file=sys.stderr)
