@@ -225,6 +225,7 @@ def _shared_stores(ctx: RunContext) -> tuple[MlflowSearchObserver, Study]:
     tracker = _tracker(ctx)
     kb = open_kb(ctx.ws)  # creates or migrates the knowledge base
     study = _recovered_study(ctx)
+    tracker.follow(study)  # it writes no trials, but its search run's end is noted there if the server is away
     restore_trial_records(study, tracker, _kb_observer(ctx, tracker, kb), ctx.search_settings.metric, tracker.lock)
     if not study.trials:
         starts = warm_starts(ctx, kb)

@@ -196,9 +196,8 @@ class MlflowSearchObserver(SearchObserver):
     have written it from the study); the end of the search waits ``tracking.retry_s`` for the server, then names
     the trials still unwritten in one line. While the search runs it beats in the study (:meth:`follow`), so no
     start on another host writes its trials from the study; if its beat lapsed, it writes each trial as a kept one.
-    Any other error is raised at the next trial (or at the end); the MLflow
-    calls queued after it are skipped, while the knowledge-base records waiting for a run id are still written
-    (without it).
+    Any other error is raised at the next trial (or at the end); the MLflow calls queued after it are skipped, while
+    the knowledge-base records waiting for a run id are still written (without it).
     """
 
     def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
@@ -441,9 +440,9 @@ class MlflowSearchObserver(SearchObserver):
         from workflows.summary import trial_counts
 
         self.flush()
-        answers = self.writer.submit(self._settle, study).result()
+        written = self.writer.submit(self._settle, study).result()
         self._stop_beat()  # every trial run is written, or named unwritten in the study
-        if not answers:
+        if not written:
             self._leave_search_open(study, "FINISHED")
             return
         try:
@@ -484,8 +483,12 @@ class MlflowSearchObserver(SearchObserver):
             return
         self.down = None
         self._write_unwritten()
-        with self.lock or nullcontext():
-            end_open_search(self.client, study, f"{OPEN_SEARCH_ATTR}{worker_id()}", run_id, status)
+        try:
+            with self.lock or nullcontext():
+                end_open_search(self.client, study, f"{OPEN_SEARCH_ATTR}{worker_id()}", run_id, status)
+        except Exception as exc:  # away again: the note stays for the next start
+            if request_error(exc) is None:
+                raise
 
     def abort(self) -> None:
         """Mark every open run FAILED (the search raised or was interrupted), unless the tracking server stopped
@@ -498,10 +501,11 @@ class MlflowSearchObserver(SearchObserver):
         self.open_runs.clear()
         if self.unwritten:
             self._say_unwritten()
-        if self.down is not None or (failed is not None and unavailable(failed) is not None):
+        away = self.down is not None or (failed is not None and unavailable(failed) is not None)
+        if away:
             self._leave_search_open(self.study, "FAILED")
-            self.parent_id = None
-            return
         self.parent_id = None
+        if away:
+            return
         for run_id in runs:
             self.client.set_terminated(run_id, "FAILED")
