@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
 WORKER_ATTR, RETRY_ATTR = "worker", "retry_of"
-ENDED_ATTR = "ended_at"  # a trial's end as its worker saw it: seconds since the epoch (UTC), alike on every host
 HOST_ENV = "NASFLOW_HOST"  # the host name trials record; set it where machines share one (containers, clones)
 WAIT_POLL_S = 1.0  # how often a worker at the end of the budget looks at the others' trials
 
@@ -32,25 +30,6 @@ def host_name() -> str:
 def worker_id() -> str:
     """This process as ``host:pid:start-time``."""
     return f"{host_name()}:{os.getpid()}:{_start_time(os.getpid())}"
-
-
-def stamp_end(trial: Any) -> None:
-    """Record in ``trial`` (an ``optuna.Trial`` about to be told) when it ended, in UTC seconds: Optuna's own
-    ``datetime_complete`` is naive local time, which hosts in other time zones misread."""
-    trial.set_user_attr(ENDED_ATTR, time.time())
-
-
-def seconds_since_end(trial: Any) -> float | None:
-    """How long ago the finished ``trial`` (a ``FrozenTrial``) ended, by :func:`stamp_end`'s UTC time; a trial
-    without it (a worker of an older nasflow) by Optuna's local time, right only if it ended in this time zone;
-    None if it has not ended."""
-    from datetime import datetime
-
-    if ENDED_ATTR in trial.user_attrs:
-        return time.time() - float(trial.user_attrs[ENDED_ATTR])
-    if trial.datetime_complete is None:
-        return None
-    return (datetime.now() - trial.datetime_complete).total_seconds()
 
 
 def is_dead(worker: str) -> bool:

@@ -25,7 +25,6 @@ from nas.recovery import (
     keeps_heartbeat,
     others_running,
     recover_orphans,
-    stamp_end,
     worker_id,
 )
 from nas.study import SearchSettings, counted_trials, enqueue_first, open_study
@@ -223,7 +222,6 @@ class _Objective:
             result.wall_time_s = time.perf_counter() - started
             if not result.metrics and result.history:
                 result.metrics = dict(result.history[-1])
-            stamp_end(trial)
             self._record(lambda: self.observer.trial_ended(result))
 
 

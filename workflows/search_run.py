@@ -116,17 +116,15 @@ def search_in_process(ctx: RunContext, show_progress: bool = True, parent_run_id
     progress = ProgressObserver(ctx.train_settings.epochs, enabled=show_progress)
     starts = warm_starts(ctx, kb) if parent_run_id is None else []
 
-    def start(study: Study) -> None:
-        tracker.follow(study)
-        if parent_run_id is None:  # a worker's coordinator restored the records before starting it
-            restore_trial_records(study, tracker, kb_observer, ctx.search_settings.metric, tracker.lock)
+    def restore(study: Study) -> None:  # a worker's coordinator did this before starting it
+        restore_trial_records(study, tracker, kb_observer, ctx.search_settings.metric, tracker.lock)
 
     try:
         study: Study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings,
                                   Observers([tracker, kb_observer, PauseObserver(), progress]),
                                   arch_key=fingerprint_key, reuse=reuse_from(ctx, kb),
                                   warm_start=[w.params for w in starts],
-                                  on_start=start)
+                                  on_start=restore if parent_run_id is None else None)
         remember_warm_start(study, starts)
         return study
     except BaseException:
@@ -225,7 +223,6 @@ def _shared_stores(ctx: RunContext) -> tuple[MlflowSearchObserver, Study]:
     tracker = _tracker(ctx)
     kb = open_kb(ctx.ws)  # creates or migrates the knowledge base
     study = _recovered_study(ctx)
-    tracker.follow(study)  # it writes no trials, but its search run's end is noted there if the server is away
     restore_trial_records(study, tracker, _kb_observer(ctx, tracker, kb), ctx.search_settings.metric, tracker.lock)
     if not study.trials:
         starts = warm_starts(ctx, kb)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import sys
 import tempfile
 import time
@@ -16,7 +15,6 @@ from typing import Any
 from nas.locks import StudyLock
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
-from workflows.open_searches import OPEN_SEARCH_ATTR, end_open_search, note_open_search
 from workflows.pause import pause_at
 from workflows.tracking_server import (
     answers,
@@ -29,7 +27,6 @@ from workflows.tracking_server import (
     unavailable,
 )
 from workflows.workspace import Workspace
-from workflows.writer_beat import WriterBeat
 
 # a pruned trial ended as the pruner asked: FINISHED (not KILLED, which reads as a crash), with tag ``pruned``
 RUN_STATUS = {"complete": "FINISHED", "reused": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
@@ -152,7 +149,6 @@ class TrialRunIds:
     def __init__(self, submit: Callable[..., Future]) -> None:
         self.futures: dict[int, Future] = {}
         self.late: dict[int, str] = {}  # runs created after the tracking server answered again
-        self.elsewhere: set[int] = set()  # trials whose run and record a start on another host wrote from the study
         self._submit = submit
 
     def get(self, number: int, default: str | None = None) -> str | None:
@@ -173,7 +169,7 @@ class TrialRunIds:
         if future is None or future.done():
             fn(self.get(number))
         else:
-            self._submit(lambda: None if number in self.elsewhere else fn(self.get(number)))
+            self._submit(lambda: fn(self.get(number)))
 
 
 @dataclass
@@ -194,10 +190,9 @@ class MlflowSearchObserver(SearchObserver):
     stops with the server's one-line error), asks the server's health before each later write and writes the kept
     runs once it answers (under ``lock``, finding each by its trial tag first, since a start on another host may
     have written it from the study); the end of the search waits ``tracking.retry_s`` for the server, then names
-    the trials still unwritten in one line. While the search runs it beats in the study (:meth:`follow`), so no
-    start on another host writes its trials from the study; if its beat lapsed, it writes each trial as a kept one.
-    Any other error is raised at the next trial (or at the end); the MLflow calls queued after it are skipped, while
-    the knowledge-base records waiting for a run id are still written (without it).
+    the trials still unwritten in one line. Any other error is raised at the next trial (or at the end); the MLflow
+    calls queued after it are skipped, while the knowledge-base records waiting for a run id are still written
+    (without it).
     """
 
     def __init__(self, client: Any, experiment_id: str, tags: dict[str, str], params: dict[str, Any],
@@ -216,24 +211,6 @@ class MlflowSearchObserver(SearchObserver):
         self.down: BaseException | None = None  # the error of the tracking server while it does not answer
         self.study_name = tags.get("nasflow.study", "")
         self.next_probe = 0.0  # monotonic time of the next health check while the server does not answer
-        self.beat: WriterBeat | None = None
-        self.study: Any = None  # the study followed
-
-    def follow(self, study: Any) -> None:
-        """Beat for this writer in ``study`` until the search ends (:mod:`workflows.writer_beat`), so that no start
-        on another host writes this process's trials from the study meanwhile; a search calls it once the study is
-        open, before its first trial."""
-        self.study, self.beat = study, WriterBeat(study)
-        self.beat.start()
-
-    def _on_time(self) -> bool:
-        """Whether this writer's beat is fresh, so no other start can be writing its trials: then it writes them
-        without looking first (else as kept runs: under the lock, each found by its trial tag first)."""
-        return self.beat is None or self.beat.fresh()
-
-    def _stop_beat(self) -> None:
-        if self.beat is not None:
-            self.beat.stop()
 
     def _submit(self, fn: Any, *args: Any) -> Future:
         """Queue the MLflow call ``fn(*args)`` on the writer; skipped once an earlier call failed."""
@@ -310,10 +287,8 @@ class MlflowSearchObserver(SearchObserver):
                   f"trials {written}", file=sys.stderr)
 
     def _write_kept(self, number: int, kept: Unwritten, run: Any) -> None:
-        if run is not None and "nasflow.state" in run.data.tags:  # written from the study by another start
-            self.trial_runs.late[number] = run.info.run_id
-            self.trial_runs.elsewhere.add(number)
-            self.open_runs.discard(run.info.run_id)
+        if run is not None and "nasflow.state" in run.data.tags:
+            self.trial_runs.late[number] = run.info.run_id  # written from the study by another start
             return
         if kept.run_id is None:
             kept.run_id = run.info.run_id if run is not None else self._create_run(number)
@@ -354,25 +329,17 @@ class MlflowSearchObserver(SearchObserver):
         ).info.run_id
 
     def _create_trial_run(self, number: int) -> str | None:
-        """The trial's run, or None (kept for later, its id in ``trial_runs.late`` once written) while the tracking
-        server does not answer or this writer's beat is not fresh."""
-        if self._on_time():
-            try:
-                run_id = self._create_run(number) if self._answering() else None
-            except Exception as exc:
-                self._went_down(exc)
-                run_id = None
-            if run_id is not None:
-                self.open_runs.add(run_id)
-                return run_id
-        self._keep(number, Unwritten(None))
-        self._write_kept_now()
-        return None
-
-    def _write_kept_now(self) -> None:
-        """Write the kept runs now if the server answers (checking each first, under the lock)."""
-        if self._answering() and self.unwritten:
-            self._write_unwritten()
+        """The trial's run, or None (kept for later) while the tracking server does not answer."""
+        try:
+            run_id = self._create_run(number) if self._answering() else None
+        except Exception as exc:
+            self._went_down(exc)
+            run_id = None
+        if run_id is None:
+            self._keep(number, Unwritten(None))
+            return None
+        self.open_runs.add(run_id)
+        return run_id
 
     def trial_ended(self, result: TrialResult) -> None:
         if result.number in self.trial_runs.futures:
@@ -380,14 +347,11 @@ class MlflowSearchObserver(SearchObserver):
 
     def _log_trial(self, result: TrialResult) -> None:
         kept = self.unwritten.get(result.number)
-        run_id = self.trial_runs.get(result.number)
-        if kept is None and run_id in self.open_runs and not self._on_time():
-            kept = Unwritten(run_id)  # another start may have written it from the study: look first
-            self._keep(result.number, kept)
         if kept is not None:  # its run is written once the server answers again
             kept.result = result
-            self._write_kept_now()
+            self._answering()
             return
+        run_id = self.trial_runs.get(result.number)
         if run_id not in self.open_runs:
             return
         pause_at("trial-logging")
@@ -440,72 +404,32 @@ class MlflowSearchObserver(SearchObserver):
         from workflows.summary import trial_counts
 
         self.flush()
-        written = self.writer.submit(self._settle, study).result()
-        self._stop_beat()  # every trial run is written, or named unwritten in the study
-        if not written:
-            self._leave_search_open(study, "FINISHED")
+        if not self.writer.submit(self._settle, study).result():
+            return  # the tracking server does not answer: the search run stays open
+        stale = stale_workers(study)
+        if stale:  # hosts that stopped beating left their runs open
+            fail_orphan_runs(self.client, self.experiment_id, study.study_name, stale)
+        if self.parent_id is None or not self.owns_parent:
             return
-        try:
-            stale = stale_workers(study)
-            if stale:  # hosts that stopped beating left their runs open
-                fail_orphan_runs(self.client, self.experiment_id, study.study_name, stale)
-            if self.parent_id is None or not self.owns_parent:
-                return
-            now = int(time.time() * 1000)
-            metrics = [Metric(f"trials_{k}", float(v), now, 0) for k, v in trial_counts(study).items()]
-            self.client.log_batch(self.parent_id, metrics=metrics)
-            with tempfile.TemporaryDirectory() as folder:
-                for path in save_study_plots(study, Path(folder)):
-                    self.client.log_artifact(self.parent_id, str(path), "plots")
-            self.client.set_terminated(self.parent_id, "FINISHED")
-        except Exception as exc:
-            if request_error(exc) is not None:  # the server went away at the end
-                self._leave_search_open(study, "FINISHED")
-            raise
-
-    def _leave_search_open(self, study: Any, status: str) -> None:
-        """The tracking server does not answer: note the search run's end ``status`` in ``study``, for the next
-        start on any host, and try it once more as this process exits (the server may be back by then)."""
-        if self.parent_id is None or not self.owns_parent or study is None:
-            return
-        note_open_search(study, self.parent_id, status)
-        print(f"nasflow: the search run {self.parent_id} stays open (tracking server {self.client.tracking_uri} does "
-              f"not answer); noted in the study, it is ended {status} at the next nasflow start against this server, "
-              "on any host", file=sys.stderr)
-        atexit.register(self._last_try, study, self.parent_id, status)
-
-    def _last_try(self, study: Any, run_id: str, status: str) -> None:
-        """At this process's exit, if the server answers again: write the kept trial runs and end search run
-        ``run_id`` ``status`` (each looked at first, under the lock: another start may have done it)."""
-        from nas.recovery import worker_id
-
-        if not answers(self.client.tracking_uri, self.request_timeout_s):
-            return
-        self.down = None
-        self._write_unwritten()
-        try:
-            with self.lock or nullcontext():
-                end_open_search(self.client, study, f"{OPEN_SEARCH_ATTR}{worker_id()}", run_id, status)
-        except Exception as exc:  # away again: the note stays for the next start
-            if request_error(exc) is None:
-                raise
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"trials_{k}", float(v), now, 0) for k, v in trial_counts(study).items()]
+        self.client.log_batch(self.parent_id, metrics=metrics)
+        with tempfile.TemporaryDirectory() as folder:
+            for path in save_study_plots(study, Path(folder)):
+                self.client.log_artifact(self.parent_id, str(path), "plots")
+        self.client.set_terminated(self.parent_id, "FINISHED")
 
     def abort(self) -> None:
         """Mark every open run FAILED (the search raised or was interrupted), unless the tracking server stopped
-        answering: then the trials it did not take are named, the search run's end is noted in the study (the next
-        start on any host ends it FAILED) and the trial runs stay RUNNING (the next start fails them)."""
+        answering: then they stay RUNNING (the next start fails them) and the trials it did not take are named."""
         self.writer.shutdown(wait=True)
-        self._stop_beat()
         failed, self.error = self.error, None
         runs = list(self.open_runs) + ([self.parent_id] if self.parent_id and self.owns_parent else [])
         self.open_runs.clear()
+        self.parent_id = None
         if self.unwritten:
             self._say_unwritten()
-        away = self.down is not None or (failed is not None and unavailable(failed) is not None)
-        if away:
-            self._leave_search_open(self.study, "FAILED")
-        self.parent_id = None
-        if away:
+        if self.down is not None or (failed is not None and unavailable(failed) is not None):
             return
         for run_id in runs:
             self.client.set_terminated(run_id, "FAILED")

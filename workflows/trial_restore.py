@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from nas.observer import TrialResult
 from workflows.tracking import RUN_STATUS, fail_orphan_runs, log_trial_run, trial_runs
-from workflows.writer_beat import SETTLE_S, is_gone, writer_beats
 
 if TYPE_CHECKING:
     from nas.locks import StudyLock
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 
 _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 RESTORED_TAG = "nasflow.restored"
+SETTLE_S = 60.0  # a finished trial of another host whose run is still missing this long after: its writer is gone
 
 
 def trial_result(trial: Any, metric: str) -> TrialResult:
@@ -52,30 +52,26 @@ def trial_result(trial: Any, metric: str) -> TrialResult:
 
 def restorable(study: Any, stale: Collection[str] | None = None) -> Callable[[Any], bool]:
     """Which finished trials of ``study`` a start (on any host) writes from the study when their run or record is
-    missing: those of a process of this host that no longer runs (never those of a live one, whose own writer
-    writes them); of another host, those a search named unwritten when it ended (the tracking server gone), those
-    whose writer's beat (:mod:`workflows.writer_beat`) stopped or went stale, so that a live writer behind is never
-    raced; and, of a worker without a beat, those of a host the storage heartbeat found stopped or that finished
-    more than :data:`SETTLE_S` ago (by the UTC end its worker recorded). ``stale``: the heartbeat-stopped workers,
-    if the caller has them (else found here)."""
-    from nas.recovery import WORKER_ATTR, host_name, is_dead, seconds_since_end, stale_workers
+    missing: those of a process of this host that no longer runs, of a host the storage heartbeat found stopped,
+    those a search named unwritten when it ended (the tracking server gone), and any other host's that finished
+    more than :data:`SETTLE_S` ago; never those of a live process of this host, whose own writer writes them.
+    ``stale``: the heartbeat-stopped workers, if the caller has them (else found here)."""
+    from datetime import datetime
+
+    from nas.recovery import WORKER_ATTR, host_name, is_dead, stale_workers
     from workflows.tracking import UNWRITTEN_ATTR
 
     stale = stale_workers(study) if stale is None else stale
     attrs = study._storage.get_study_system_attrs(study._study_id)
     named = {n for key, numbers in attrs.items() if key.startswith(UNWRITTEN_ATTR) for n in numbers}
-    beats = writer_beats(attrs)
+    now = datetime.now()  # Optuna's trial times are local and naive
 
     def restore(trial: Any) -> bool:
         worker = trial.user_attrs.get(WORKER_ATTR, "")
         if worker.partition(":")[0] == host_name():
             return is_dead(worker)
-        if trial.number in named:
-            return True
-        if worker in beats:
-            return is_gone(beats[worker])
-        ended = seconds_since_end(trial)
-        return worker in stale or ended is not None and ended > SETTLE_S
+        return worker in stale or trial.number in named or \
+            trial.datetime_complete is not None and (now - trial.datetime_complete).total_seconds() > SETTLE_S
 
     return restore
 
@@ -146,18 +142,15 @@ def record_missing_trials(kb: Any, study: Any, record: Callable[[TrialResult], N
 
 def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer: KnowledgeBaseObserver, metric: str,
                           lock: StudyLock | None = None) -> None:
-    """At the start of a search, under ``lock`` (:func:`workflows.tracking.runs_lock`): end the search runs whose
-    end their search noted in the study (the tracking server away), with that status; end FAILED, with the
+    """At the start of a search, under ``lock`` (:func:`workflows.tracking.runs_lock`): end FAILED, with the
     reason, the runs that processes of this host that died, or hosts the storage heartbeat found stopped, left
     open; write the MLflow run and the knowledge-base record of every finished trial that :func:`restorable` finds
     unwritten; say so in one line if there were any."""
     from functools import cache
 
     from nas.recovery import stale_workers
-    from workflows.open_searches import end_open_searches
 
     with lock or nullcontext():
-        ended = end_open_searches(tracker.client, study)  # before the dead processes' runs are failed
         stale = stale_workers(study)
         fail_orphan_runs(tracker.client, tracker.experiment_id, study.study_name, stale)
         restore = restorable(study, stale)
@@ -170,9 +163,6 @@ def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer
 
         recorded = record_missing_trials(kb_observer.kb, study,
                                          lambda r: kb_observer.record(r, run_ids().get(r.number)), metric, restore)
-    if ended:
-        print(f"nasflow: ended the search runs {ended} that searches could not end (the tracking server away)",
-              file=sys.stderr)
     if runs or recorded:
         print(f"nasflow: wrote from the study what a stopped process left unwritten: the MLflow runs of trials "
               f"{sorted(runs) or 'none'}, the knowledge-base records of trials {recorded or 'none'}", file=sys.stderr)

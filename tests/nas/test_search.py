@@ -35,18 +35,12 @@ def factory(digits) -> ConstructorFactory:
 
 
 def test_budget_is_a_total_across_restarts_and_first_trial_is_the_default(factory, digits, tmp_path: Path) -> None:
-    import time
-
-    from nas.recovery import ENDED_ATTR
-
-    began = time.time()
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     settings = SearchSettings(n_trials=3, storage=storage, study_name="budget", pruner="none")
     recorder = Recorder()
     study = run_search(factory, digits, TrainSettings(epochs=1), settings, recorder)
     assert counted_trials(study) == 3
     assert study.trials[0].params == SMALL.defaults()
-    assert all(began < t.user_attrs[ENDED_ATTR] < time.time() for t in study.trials), "each ended at a UTC time"
     again = run_search(factory, digits, TrainSettings(epochs=1), settings, recorder)
     assert len(again.trials) == 3  # nothing new: the budget is the study's total
     assert recorder.events[-1] == ("start", 3, 3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,61 +89,6 @@ def test_a_start_on_any_host_writes_each_missing_run_of_a_finished_trial_once(
     assert sorted(n for w in written for n in w) == [0, 2, 4, 5]
     assert {int(r.data.tags["nasflow.trial"]): r.info.status for r in runs}[5] == "FAILED"
     assert write_missing_trial_runs(client, experiment, study, {"nasflow.study": "s"}, "val_accuracy") == {}
-
-
-_FINISH = """
-import sys, time
-from datetime import datetime, timedelta
-import optuna
-from nas.recovery import ENDED_ATTR, stamp_end
-from nas.study import make_storage
-
-study = optuna.load_study(study_name="s", storage=make_storage(sys.argv[1]))
-age = float(sys.argv[2])
-if age == 0:  # a trial this process runs and ends now, as a search worker does
-    study.optimize(lambda trial: (trial.set_user_attr("worker", "far:1:1"), stamp_end(trial), 0.5)[-1], n_trials=1)
-else:  # one it ended ``age`` seconds ago, with the times its Optuna and its worker wrote then
-    now = datetime.now()
-    study.add_trial(optuna.trial.FrozenTrial(
-        number=0, state=optuna.trial.TrialState.COMPLETE, value=0.5, params={}, distributions={},
-        datetime_start=now - timedelta(seconds=age + 1), datetime_complete=now - timedelta(seconds=age),
-        user_attrs={"worker": "far:1:1", ENDED_ATTR: time.time() - age}, system_attrs={}, intermediate_values={},
-        trial_id=0))
-"""
-
-
-@pytest.fixture
-def summer_time_since_30_s(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process in a time zone (UTC, then UTC+1) whose summer time began 30 s ago; its own zone afterwards."""
-    import time
-
-    began = time.gmtime(time.time() - 30)
-    ends = time.gmtime(time.time() + 86400)
-    # POSIX rules: zero-based day of the year / time of the change, in the zone's standard time (here UTC)
-    monkeypatch.setenv("TZ", f"WIN0SUM-1,{began.tm_yday - 1}/{began.tm_hour}:{began.tm_min}:{began.tm_sec},"
-                             f"{ends.tm_yday - 1}/0")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def test_a_trials_age_is_judged_by_its_utc_end_in_any_time_zone(summer_time_since_30_s: None, tmp_path: Path) -> None:
-    import optuna
-
-    from nas.study import make_storage
-    from workflows.trial_restore import restorable
-
-    url = f"sqlite:///{tmp_path / 'optuna.db'}"  # an RDB storage, as hosts share (PostgreSQL)
-    study = optuna.create_study(study_name="s", storage=make_storage(url))
-    for zone, age in (("America/Los_Angeles", 0), ("Pacific/Kiritimati", 7200), ("UTC", 45)):
-        subprocess.run([sys.executable, "-c", _FINISH, url, str(age)], check=True, cwd=Path(__file__).parents[2],
-                       env={"PATH": "", "TZ": zone, "PYTHONPATH": ":".join(sys.path)})
-    just_ended, long_ended, before_the_change = study.get_trials(deepcopy=False)
-    restore = restorable(study, stale=set())
-    assert not restore(just_ended), "ended just now at UTC-8: its writer may still write it"
-    assert restore(long_ended), "ended two hours ago at UTC+14: its writer is gone"
-    assert not restore(before_the_change), "ended 45 s ago, before this host's clocks went forward an hour"
 
 
 def test_runs_left_open_by_a_host_the_heartbeat_found_stopped_end_failed_with_the_reason(
