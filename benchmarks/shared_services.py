@@ -51,20 +51,15 @@ def trials_per_minute(digits: Path, folder: Path, services: dict[str, str], n_tr
     from tests.workflows.tracking_server import postgres_database
 
     with postgres_database(postgres_url()) as db:
-        return _trials_per_minute(digits, folder, {**services, "db": db}, n_trials, epochs, groups)
-
-
-def _trials_per_minute(digits: Path, folder: Path, services: dict[str, str], n_trials: int, epochs: int,
-                       groups: int) -> tuple[float, float]:
-    services = {**services, "name": f"bench-{uuid.uuid4().hex[:8]}"}
-    if groups == 1:
-        wall = _search(digits, folder / "one-group", services, n_trials, epochs, "search.workers=2").seconds
-    else:
-        with ThreadPoolExecutor(groups) as pool:
-            wall = max(done.seconds for done in pool.map(
-                lambda i: _search(digits, folder / f"group-{i}", services, n_trials, epochs, f"search.seed={i}"),
-                range(groups)))
-    return 60 * n_trials / trial_window_s(services["db"], services["name"]), 60 * n_trials / wall
+        services = {**services, "db": db, "name": f"bench-{uuid.uuid4().hex[:8]}"}
+        if groups == 1:
+            wall = _search(digits, folder / "one-group", services, n_trials, epochs, "search.workers=2").seconds
+        else:
+            with ThreadPoolExecutor(groups) as pool:
+                wall = max(done.seconds for done in pool.map(
+                    lambda i: _search(digits, folder / f"group-{i}", services, n_trials, epochs, f"search.seed={i}"),
+                    range(groups)))
+        return 60 * n_trials / trial_window_s(db, services["name"]), 60 * n_trials / wall
 
 
 def run(quick: bool = False) -> PartResult:

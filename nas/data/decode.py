@@ -94,10 +94,9 @@ def decode_images(files: Sequence[str | Path], allocate: Allocate = in_memory,
     workers = available_cores() if workers is None else workers
     if len(files) < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
         workers = 1
-    starts = range(0, len(files), CHUNK_FILES)
+    jobs = [(files[s : s + CHUNK_FILES], s, files[0], (width, height)) for s in range(0, len(files), CHUNK_FILES)]
     while True:
         out = allocate((len(files), channels, height, width))
-        jobs = [(files[s : s + CHUNK_FILES], s, files[0], (width, height)) for s in starts]
         chunks = list(_decoded(out, jobs, workers))
         if channels == 1 and any(chunk.colour for chunk in chunks):
             del out  # the cache file behind it is allocated again
