@@ -248,12 +248,14 @@ def run_search(factory: ModelFactory, data: SplitData, train_settings: TrainSett
     """
     from nas.budget import budget_lock, claimed_trials
     from nas.forward_check import check_forward
+    from nas.liveness import hold_lease
 
     observer = observer or SearchObserver()
     check_forward(factory, example_batch(data, train_settings))
     if score is None:
         score = make_score(settings.proxy, factory.build, example_batch(data, train_settings))
     study = open_study(settings, score)
+    hold_lease(settings.storage)  # other hosts tell from it that this worker's trials are still being written
     lock = budget_lock(settings.storage, settings.study_name)
     with lock:
         recover_orphans(study)

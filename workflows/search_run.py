@@ -28,11 +28,13 @@ def _tracker(ctx: RunContext, parent_run_id: str | None = None) -> MlflowSearchO
     from contextlib import nullcontext
 
     from nas.device import device_name, resolve_device
+    from nas.liveness import hold_lease
     from nas.locks import FileLock
     from nas.recovery import worker_id
     from workflows.context import device_tags
     from workflows.tracking import MlflowSearchObserver, ensure_experiment, mlflow_client, runs_lock
 
+    hold_lease(ctx.search_settings.storage)  # its runs are open while it lives: other hosts must tell so
     # searches started together without a parent (Hydra's launchers) must not both create the stores
     with FileLock(ctx.ws.root / "stores.lock") if parent_run_id is None else nullcontext():
         client = mlflow_client(ctx.ws)
@@ -117,7 +119,8 @@ def search_in_process(ctx: RunContext, show_progress: bool = True, parent_run_id
     starts = warm_starts(ctx, kb) if parent_run_id is None else []
 
     def restore(study: Study) -> None:  # a worker's coordinator did this before starting it
-        restore_trial_records(study, tracker, kb_observer, ctx.search_settings.metric, tracker.lock)
+        restore_trial_records(study, tracker, kb_observer, ctx.search_settings.metric, tracker.lock,
+                              ctx.search_settings.storage)
 
     try:
         study: Study = run_search(ctx.factory, ctx.data, ctx.train_settings, ctx.search_settings,
@@ -223,7 +226,8 @@ def _shared_stores(ctx: RunContext) -> tuple[MlflowSearchObserver, Study]:
     tracker = _tracker(ctx)
     kb = open_kb(ctx.ws)  # creates or migrates the knowledge base
     study = _recovered_study(ctx)
-    restore_trial_records(study, tracker, _kb_observer(ctx, tracker, kb), ctx.search_settings.metric, tracker.lock)
+    restore_trial_records(study, tracker, _kb_observer(ctx, tracker, kb), ctx.search_settings.metric, tracker.lock,
+                          ctx.search_settings.storage)
     if not study.trials:
         starts = warm_starts(ctx, kb)
         enqueue_first(study, [w.params for w in starts], ctx.factory.space)

@@ -15,6 +15,7 @@ from typing import Any
 from nas.locks import StudyLock
 from nas.observer import SearchObserver, TrialResult
 from workflows.errors import WorkflowError
+from workflows.open_searches import note_open_search
 from workflows.pause import pause_at
 from workflows.tracking_server import (
     answers,
@@ -75,16 +76,19 @@ def ensure_experiment(client: Any, ws: Workspace) -> str:
 
 
 def fail_orphan_runs(client: Any, experiment_id: str, study_name: str,
-                     stale: Collection[str] = ()) -> list[str]:
+                     stale: Collection[str] = (), storage: str | None = None) -> list[str]:
     """Mark FAILED (with the reason in tag ``nasflow.failed_reason``) every RUNNING run of ``study_name``
-    (trials, searches, retrains) whose process died on this host or is one of ``stale`` (workers whose trial the
-    storage heartbeat failed: a host that stopped), and every model such a run was still logging."""
-    from nas.recovery import is_dead, worker_id
+    (trials, searches, retrains) whose process died on this host, is one of ``stale`` (workers whose trial the
+    storage heartbeat failed: a host that stopped), or ran on another host and left its lease on the study's
+    PostgreSQL ``storage`` (:mod:`nas.liveness`), and every model such a run was still logging."""
+    from nas.liveness import gone_workers
+    from nas.recovery import worker_id
 
     runs = client.search_runs([experiment_id], filter_string=f"tags.`nasflow.study` = '{study_name}' "
                               "and attributes.status = 'RUNNING'", max_results=1000)
+    gone = gone_workers(storage, {r.data.tags.get("nasflow.worker", "") for r in runs})
     dead = [(r.info.run_id, r.data.tags["nasflow.worker"]) for r in runs
-            if r.data.tags.get("nasflow.worker", "") in stale or is_dead(r.data.tags.get("nasflow.worker", ""))]
+            if r.data.tags.get("nasflow.worker", "") in {*stale, *gone}]
     for run_id, worker in dead:
         how = "stopped beating (storage heartbeat)" if worker in stale else "died"
         client.set_tag(run_id, "nasflow.failed_reason", f"process {worker} {how} while this run was open; "
@@ -404,8 +408,10 @@ class MlflowSearchObserver(SearchObserver):
         from workflows.summary import trial_counts
 
         self.flush()
-        if not self.writer.submit(self._settle, study).result():
-            return  # the tracking server does not answer: the search run stays open
+        if not self.writer.submit(self._settle, study).result():  # the tracking server does not answer
+            if self.parent_id is not None and self.owns_parent:  # the next start, on any host, ends its run
+                note_open_search(study, self.parent_id, "FINISHED")
+            return
         stale = stale_workers(study)
         if stale:  # hosts that stopped beating left their runs open
             fail_orphan_runs(self.client, self.experiment_id, study.study_name, stale)

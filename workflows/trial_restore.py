@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Collection
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nas.observer import TrialResult
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
 RESTORED_TAG = "nasflow.restored"
-SETTLE_S = 60.0  # a finished trial of another host whose run is still missing this long after: its writer is gone
+SETTLE_S = 60.0  # storages without leases: another host's finished trial whose run is missing this long after
 
 
 def trial_result(trial: Any, metric: str) -> TrialResult:
@@ -50,28 +51,38 @@ def trial_result(trial: Any, metric: str) -> TrialResult:
                        key if key and is_fingerprint(key) else None)
 
 
-def restorable(study: Any, stale: Collection[str] | None = None) -> Callable[[Any], bool]:
+def seconds_since(local: datetime, now: datetime) -> float:
+    """Seconds from ``local`` (a naive local time, as Optuna returns a trial's times) to ``now`` (aware), right
+    across a change of summer time: the naive time is read with the offset of its own date."""
+    return (now - local.astimezone()).total_seconds()
+
+
+def restorable(study: Any, stale: Collection[str] | None = None, storage: str | None = None) -> Callable[[Any], bool]:
     """Which finished trials of ``study`` a start (on any host) writes from the study when their run or record is
     missing: those of a process of this host that no longer runs, of a host the storage heartbeat found stopped,
-    those a search named unwritten when it ended (the tracking server gone), and any other host's that finished
-    more than :data:`SETTLE_S` ago; never those of a live process of this host, whose own writer writes them.
+    those a search named unwritten when it ended (the tracking server gone), and any other host's whose process
+    runs no more: its lease on a PostgreSQL ``storage`` is free (:mod:`nas.liveness`; other storages: it finished
+    more than :data:`SETTLE_S` ago). Never those of a live process of this host, nor, on PostgreSQL, of a live
+    one of another host however far behind its writer is: their own writers write them.
     ``stale``: the heartbeat-stopped workers, if the caller has them (else found here)."""
-    from datetime import datetime
-
-    from nas.recovery import WORKER_ATTR, host_name, is_dead, stale_workers
+    from nas.liveness import gone_workers, keeps_leases
+    from nas.recovery import WORKER_ATTR, host_name, stale_workers
     from workflows.tracking import UNWRITTEN_ATTR
 
     stale = stale_workers(study) if stale is None else stale
     attrs = study._storage.get_study_system_attrs(study._study_id)
     named = {n for key, numbers in attrs.items() if key.startswith(UNWRITTEN_ATTR) for n in numbers}
-    now = datetime.now()  # Optuna's trial times are local and naive
+    gone = gone_workers(storage, {t.user_attrs.get(WORKER_ATTR, "") for t in study.get_trials(deepcopy=False)})
+    leases, now = keeps_leases(storage), datetime.now(UTC)
 
     def restore(trial: Any) -> bool:
         worker = trial.user_attrs.get(WORKER_ATTR, "")
         if worker.partition(":")[0] == host_name():
-            return is_dead(worker)
-        return worker in stale or trial.number in named or \
-            trial.datetime_complete is not None and (now - trial.datetime_complete).total_seconds() > SETTLE_S
+            return worker in gone
+        if not worker or worker in gone or worker in stale or trial.number in named:
+            return True  # (no worker: added to the study by hand, no writer of its own)
+        return not leases and trial.datetime_complete is not None and \
+            seconds_since(trial.datetime_complete, now) > SETTLE_S
 
     return restore
 
@@ -141,19 +152,23 @@ def record_missing_trials(kb: Any, study: Any, record: Callable[[TrialResult], N
 
 
 def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer: KnowledgeBaseObserver, metric: str,
-                          lock: StudyLock | None = None) -> None:
-    """At the start of a search, under ``lock`` (:func:`workflows.tracking.runs_lock`): end FAILED, with the
-    reason, the runs that processes of this host that died, or hosts the storage heartbeat found stopped, left
-    open; write the MLflow run and the knowledge-base record of every finished trial that :func:`restorable` finds
-    unwritten; say so in one line if there were any."""
+                          lock: StudyLock | None = None, storage: str | None = None) -> None:
+    """At the start of a search, under ``lock`` (:func:`workflows.tracking.runs_lock`): end the search runs that
+    searches noted they could not end (:mod:`workflows.open_searches`), with their status; end FAILED, with the
+    reason, the runs left open by processes of this host that died, hosts the storage heartbeat found stopped, or
+    processes of other hosts whose lease on the PostgreSQL ``storage`` is free; write the MLflow run and the
+    knowledge-base record of every finished trial that :func:`restorable` finds unwritten; say so in one line if
+    there were any."""
     from functools import cache
 
     from nas.recovery import stale_workers
+    from workflows.open_searches import end_open_searches
 
     with lock or nullcontext():
+        ended = end_open_searches(tracker.client, study)  # before they would be failed as orphans
         stale = stale_workers(study)
-        fail_orphan_runs(tracker.client, tracker.experiment_id, study.study_name, stale)
-        restore = restorable(study, stale)
+        fail_orphan_runs(tracker.client, tracker.experiment_id, study.study_name, stale, storage)
+        restore = restorable(study, stale, storage)
         runs = write_missing_trial_runs(tracker.client, tracker.experiment_id, study, tracker.tags, metric, restore)
 
         @cache
@@ -163,6 +178,9 @@ def restore_trial_records(study: Any, tracker: MlflowSearchObserver, kb_observer
 
         recorded = record_missing_trials(kb_observer.kb, study,
                                          lambda r: kb_observer.record(r, run_ids().get(r.number)), metric, restore)
+    if ended:
+        print(f"nasflow: ended the MLflow search runs {ended}, which their searches left open while the tracking "
+              "server did not answer", file=sys.stderr)
     if runs or recorded:
         print(f"nasflow: wrote from the study what a stopped process left unwritten: the MLflow runs of trials "
               f"{sorted(runs) or 'none'}, the knowledge-base records of trials {recorded or 'none'}", file=sys.stderr)

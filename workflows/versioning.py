@@ -36,6 +36,7 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
     A retrain run left RUNNING by a killed process (and its pending logged model) is ended FAILED first."""
     import mlflow
 
+    from nas.liveness import hold_lease
     from nas.recovery import worker_id
     from workflows.registry import (
         MODEL_HASH_TAG,
@@ -50,7 +51,8 @@ def register_result(ctx: RunContext, result: RetrainResult, trial_number: int | 
     params, settings = dict(result.params), result.settings
     client = mlflow_client(ctx.ws)
     experiment_id = ensure_experiment(client, ctx.ws)
-    fail_orphan_runs(client, experiment_id, ctx.ws.study_name)
+    fail_orphan_runs(client, experiment_id, ctx.ws.study_name, storage=ctx.search_settings.storage)
+    hold_lease(ctx.search_settings.storage)  # this retrain run is open while the process lives
     hash_ = model_hash(result.model)
     existing = version_holding(client, ctx.ws.registered_model, hash_)
     if existing is not None:  # the same bytes (a deterministic rerun, a restored bundle): name that version

@@ -6,12 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.nas.test_liveness import process_of_another_host, wait_until_gone
 from workflows.tracking import fail_orphan_runs
 
 if TYPE_CHECKING:
@@ -101,3 +103,54 @@ def test_runs_left_open_by_a_host_the_heartbeat_found_stopped_end_failed_with_th
     assert client.get_run(stopped).info.status == "FAILED" and client.get_run(beating).info.status == "RUNNING"
     assert client.get_run(stopped).data.tags["nasflow.failed_reason"].startswith(
         "process gone:3:1 stopped beating (storage heartbeat) while this run was open; ended by ")
+
+
+@pytest.fixture
+def berlin_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time with central European summer time (a POSIX rule: no time-zone database needed)."""
+    import time
+
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_trial_age_is_right_across_the_end_of_summer_time(berlin_time: None) -> None:
+    from datetime import UTC
+
+    from workflows.trial_restore import seconds_since
+
+    finished = datetime(2026, 10, 25, 1, 30)  # local, summer time (UTC+2): 23:30 UTC the day before
+    now = datetime(2026, 10, 25, 2, 30, tzinfo=UTC)  # 03:30 local, winter time (UTC+1)
+    assert seconds_since(finished, now) == 3 * 3600  # the naive difference of local times says 2 h
+    assert seconds_since(datetime(2026, 10, 25, 3, 0), now) == 30 * 60
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_live_host_is_never_raced_and_a_killed_one_is_restored_at_once(
+        mlflow_experiment: tuple[MlflowClient, str]) -> None:
+    import optuna
+
+    from tests.workflows.test_resume_and_workers import postgres_url
+    from tests.workflows.tracking_server import postgres_database
+    from workflows.trial_restore import restorable
+
+    client, experiment = mlflow_experiment
+    with postgres_database(postgres_url()) as url, process_of_another_host(url) as (proc, live):
+        storage = url.replace("postgresql://", "postgresql+psycopg://")
+        study = optuna.create_study(study_name="s", storage=storage, directions=["maximize"])
+        for trial in [_trial(0, live, 7200), _trial(1, "elsewhere:9:never-leased", 0)]:
+            study.add_trial(trial)
+        open_run = client.create_run(experiment, tags={"nasflow.study": "s", "nasflow.worker": live}).info.run_id
+        trials = study.get_trials(deepcopy=False)
+        # finished two hours ago, yet its process runs (its writer may be far behind): never written by another
+        assert [restorable(study, set(), storage)(t) for t in trials] == [False, True]
+        assert fail_orphan_runs(client, experiment, "s", storage=storage) == []
+        proc.kill()
+        proc.wait(timeout=30)
+        assert wait_until_gone(url, live)
+        assert restorable(study, set(), storage)(trials[0])
+        assert fail_orphan_runs(client, experiment, "s", storage=storage) == [open_run]
+        assert client.get_run(open_run).data.tags["nasflow.failed_reason"].startswith(f"process {live} died")

@@ -131,3 +131,25 @@ def test_past_its_bound_of_kept_trials_the_search_stops_with_the_servers_line(re
         tracker.flush()
     tracker.abort()
     assert "nasflow: the MLflow runs of trials [0, 1] are not written" in capsys.readouterr().err
+
+
+def test_a_search_run_left_open_by_a_server_gone_is_ended_finished_by_the_next_start(mlflow_experiment,
+                                                                                      refused) -> None:
+    from workflows.open_searches import ENDED_TAG, OPEN_SEARCH_ATTR, end_open_searches
+
+    client, experiment = mlflow_experiment
+    tracker = MlflowSearchObserver(client, experiment, {"nasflow.study": "s"}, {}, request_timeout_s=2)
+    tracker.search_started("s", 1, 0)
+    parent = tracker.parent_id
+    tracker.flush()
+    tracker.client = refused  # the server goes away before the trial ends
+    tracker.trial_started(0, {})
+    tracker.trial_ended(result(0))
+    study = optuna.create_study(study_name="s")
+    tracker.search_ended(study)
+    assert client.get_run(parent).info.status == "RUNNING"
+    assert [k for k in study._storage.get_study_system_attrs(study._study_id) if k.startswith(OPEN_SEARCH_ATTR)]
+    assert end_open_searches(client, study) == [parent]  # a later start, the server back
+    ended = client.get_run(parent)
+    assert ended.info.status == "FINISHED" and "while the tracking server did not answer" in ended.data.tags[ENDED_TAG]
+    assert end_open_searches(client, study) == [], "its note is cleared: ended once"
