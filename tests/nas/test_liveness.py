@@ -72,3 +72,12 @@ def test_a_live_or_frozen_worker_of_another_host_holds_its_lease_and_a_killed_on
         proc.kill()
         proc.wait(timeout=30)
         assert wait_until_gone(url, worker)
+
+
+def test_a_storage_where_no_server_listens_is_named_with_the_fix() -> None:
+    from nas.errors import SearchError
+    from nas.liveness import hold_lease
+
+    with pytest.raises(SearchError, match=r"cannot hold this worker's lease in storage "
+                                          r"'postgresql://nobody@127.0.0.1:1/x\?connect_timeout=2': .*check search"):
+        hold_lease("postgresql://nobody@127.0.0.1:1/x?connect_timeout=2")
