@@ -117,6 +117,16 @@ def trial_runs(client: Any, experiment_id: str, study_name: str) -> dict[int, An
             return runs
 
 
+def end_logged_run(client: Any, run: Any) -> bool:
+    """End trial ``run``, which holds its results (tag ``nasflow.state``), with their status if its end was lost
+    (the tracking server went away between the two calls of :func:`log_trial_run`); whether it had to."""
+    status = RUN_STATUS[run.data.tags["nasflow.state"]]
+    if run.info.status == status:
+        return False
+    client.set_terminated(run.info.run_id, status)
+    return True
+
+
 def runs_lock(storage: str | None, study_name: str) -> StudyLock:
     """The lock under which a process writes trial runs it did not write as the trials ended (a start restoring
     them, a search writing those the tracking server did not take): one per study, beside its budget lock."""
@@ -291,8 +301,10 @@ class MlflowSearchObserver(SearchObserver):
                   f"trials {written}", file=sys.stderr)
 
     def _write_kept(self, number: int, kept: Unwritten, run: Any) -> None:
-        if run is not None and "nasflow.state" in run.data.tags:
-            self.trial_runs.late[number] = run.info.run_id  # written from the study by another start
+        if run is not None and "nasflow.state" in run.data.tags:  # its results went out before the server stopped,
+            end_logged_run(self.client, run)  # or another start wrote them from the study
+            self.trial_runs.late[number] = run.info.run_id
+            self.open_runs.discard(run.info.run_id)
             return
         if kept.run_id is None:
             kept.run_id = run.info.run_id if run is not None else self._create_run(number)

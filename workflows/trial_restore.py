@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nas.observer import TrialResult
-from workflows.tracking import RUN_STATUS, fail_orphan_runs, log_trial_run, trial_runs
+from workflows.tracking import end_logged_run, fail_orphan_runs, log_trial_run, trial_runs
 
 if TYPE_CHECKING:
     from nas.locks import StudyLock
@@ -110,8 +110,7 @@ def write_missing_trial_runs(client: Any, experiment_id: str, study: Any, tags: 
     for trial in _finished(study, restore or restorable(study)):
         result, run = trial_result(trial, metric), runs.get(trial.number)
         if run is not None and "nasflow.state" in run.data.tags:
-            if run.info.status != RUN_STATUS[run.data.tags["nasflow.state"]]:
-                client.set_terminated(run.info.run_id, RUN_STATUS[run.data.tags["nasflow.state"]])
+            if end_logged_run(client, run):
                 written[trial.number] = run.info.run_id
             continue
         if run is None:

@@ -153,3 +153,24 @@ def test_a_search_run_left_open_by_a_server_gone_is_ended_finished_by_the_next_s
     ended = client.get_run(parent)
     assert ended.info.status == "FINISHED" and "while the tracking server did not answer" in ended.data.tags[ENDED_TAG]
     assert end_open_searches(client, study) == [], "its note is cleared: ended once"
+
+
+def test_a_trial_run_whose_end_was_lost_with_the_server_is_ended_once_it_answers(tracking_server, refused,
+                                                                                 capsys) -> None:
+    from mlflow.entities import Metric, RunTag
+
+    client = MlflowClient(tracking_server)
+    experiment = client.create_experiment("end-lost-with-the-server")
+    tracker = MlflowSearchObserver(client, experiment, {"nasflow.study": "s"}, {}, request_timeout_s=2)
+    tracker.trial_started(0, {})
+    run_id = tracker.trial_runs.get(0)
+    tracker.client = refused  # the server goes away after taking the results, before the run's end
+    tracker.trial_ended(result(0))
+    tracker.flush()
+    client.log_batch(run_id, metrics=[Metric("val_accuracy", 0.7, 0, 0)], tags=[RunTag("nasflow.state", "complete")])
+    assert client.get_run(run_id).info.status == "RUNNING"
+    tracker.client = client  # it answers again
+    tracker.search_ended(optuna.create_study(study_name="s"))
+    assert "answers again: wrote the MLflow runs of trials [0]" in capsys.readouterr().err
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert len(client.get_metric_history(run_id, "val_accuracy")) == 1, "its results are not written twice"
