@@ -2,7 +2,8 @@
 
 With ``NASFLOW_TEST_PAUSE_AT=<phase>`` and ``NASFLOW_TEST_PAUSE_MARKER=<file>`` in the environment, the first time
 the process reaches ``<phase>`` it writes its pid to ``<file>`` and waits for ever. Unset (always, outside tests),
-a phase costs one environment look-up. Phases: ``trial-epoch`` (an epoch of a trial ended), ``trial-logging``
+a phase costs one environment look-up. Phases: ``trial-epoch`` (an epoch of a trial ended; ``trial-<n>-epoch-<e>``:
+epoch ``e`` of trial ``n``, before it is reported), ``trial-logging``
 (the MLflow writer is about to log a finished trial), ``retrain-epoch``, ``version-created`` (a version exists,
 no alias yet). Used by ``tests/workflows/test_kill_suite.py``.
 """
@@ -29,7 +30,8 @@ def pause_at(phase: str) -> None:
 
 
 class PauseObserver(SearchObserver):
-    """The search's side of the hook: phase ``trial-epoch``."""
+    """The search's side of the hook: phases ``trial-epoch`` and ``trial-<n>-epoch-<e>``."""
 
     def epoch_ended(self, number: int, epoch: int, metrics: dict[str, Any]) -> None:
         pause_at("trial-epoch")
+        pause_at(f"trial-{number}-epoch-{epoch}")

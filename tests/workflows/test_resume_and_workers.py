@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -36,25 +34,16 @@ def no_running_mlflow_runs(tracking_uri: str) -> list:
 
 
 def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, workspace: Path, digits_folder: Path) -> None:
+    from tests.workflows.test_kill_suite import kill_when
+
     args = ["search", "--json", "--no-progress", f"data.path={digits_folder}", "search.n_trials=3",
-            "search.pruner=none", "search.sampler=random", "train.epochs=5"]
-    proc = subprocess.Popen([*NASFLOW, *args], cwd=REPO, env=cli_env(workspace), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+            "search.pruner=none", "search.sampler=random", "train.epochs=3"]
+    kill_when(workspace, args, lambda: True, "trial-1-epoch-1")  # the second trial, its first epoch reported
     journal = workspace / "optuna.journal"
-    deadline, victim = time.monotonic() + 300, None
-    while victim is None and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.3)
-        try:
-            study = optuna.load_study(study_name=STUDY, storage=make_storage(f"journal:///{journal}"))
-        except Exception:  # the study does not exist yet
-            continue
-        running = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                   if t.intermediate_values]
-        if running and finished(study) >= 1:
-            victim = running[0]
-    assert victim is not None, "the search never reached a second trial mid-training"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    study = optuna.load_study(study_name=STUDY, storage=make_storage(f"journal:///{journal}"))
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    assert finished(study) == 1 and [t.number for t in running] == [1] and running[0].intermediate_values
+    victim = running[0]
 
     summary = summary_of(nasflow(*args))
     study = optuna.load_study(study_name=STUDY, storage=make_storage(f"journal:///{journal}"))
