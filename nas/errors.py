@@ -37,3 +37,8 @@ class SplitError(DataError, ValueError):
 
 class SettingsError(NasError):
     """A training or search setting is outside its allowed range."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (for an error that names it), or its class name where it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__

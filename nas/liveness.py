@@ -44,15 +44,15 @@ def hold_lease(storage: str | None) -> None:
         return
     import psycopg
 
-    from nas.errors import SearchError
+    from nas.errors import SearchError, one_line
     from nas.study import STORAGE_FIX
 
     try:
         connection = psycopg.connect(_libpq_url(str(storage)), autocommit=True, options=_KEEPALIVES)
         connection.execute("SELECT pg_advisory_lock(%s)", (lease_key(worker_id()),))
     except psycopg.Error as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        raise SearchError(f"cannot hold this worker's lease in storage '{storage}': {message}; {STORAGE_FIX}") from exc
+        raise SearchError(f"cannot hold this worker's lease in storage '{storage}': {one_line(exc)}; {STORAGE_FIX}") \
+            from exc
     _held[str(storage)] = connection
 
 

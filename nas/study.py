@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from nas.constraints import Constraints
-from nas.errors import SearchError
+from nas.errors import SearchError, one_line
 from nas.failures import DEFAULT_MAX_FAILURES
 
 if TYPE_CHECKING:
@@ -149,10 +149,6 @@ def make_storage(url: str | None, heartbeat: int = HEARTBEAT_S, grace_period: in
             lock.connection.close()
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def _sampler(settings: SearchSettings, score: Score | None) -> Any:
     try:
         return make_sampler(settings.sampler, settings.seed, settings.multi_objective, score)
@@ -192,7 +188,7 @@ def open_study(settings: SearchSettings, score: Score | None = None) -> Any:
         raise
     except Exception as exc:
         raise SearchError(
-            f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {_one_line(exc)}; "
+            f"cannot open study '{settings.study_name}' in storage '{settings.storage}': {one_line(exc)}; "
             + STORAGE_FIX
         ) from exc
     return _same_directions(study, settings)
@@ -211,7 +207,7 @@ def study_names(url: str | None) -> list[str]:
     except SearchError:
         raise
     except Exception as exc:
-        raise SearchError(f"cannot read the studies in storage '{url}': {_one_line(exc)}; {STORAGE_FIX}") from exc
+        raise SearchError(f"cannot read the studies in storage '{url}': {one_line(exc)}; {STORAGE_FIX}") from exc
 
 
 def open_existing_study(settings: SearchSettings) -> Any:

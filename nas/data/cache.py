@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from nas.errors import one_line
+
 FORMAT = 2  # of an entry's files: a new format gives new keys, so older entries are replaced, not misread
 
 
@@ -48,7 +50,7 @@ class CacheEntry:
             if not isinstance(meta["content_hash"], str) or len(meta["histogram"]) != 256:
                 raise ValueError("its metadata lacks the content hash or the pixel histogram")
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            reason = one_line(exc)[:200]
             warnings.warn(f"{self.pixels}: the decoded-image cache is corrupt ({reason}); decoding the folder again "
                           "and rebuilding it", CacheWarning, stacklevel=3)
             return None

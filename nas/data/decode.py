@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from nas.errors import DataError
+from nas.errors import DataError, one_line
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "F"})
 PARALLEL_MIN_FILES = 4096  # below this, starting the processes (~50-100 ms) costs more than they save (README)
@@ -273,7 +273,7 @@ def _read(path: str | Path) -> tuple[bytes, Stamp]:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({_reason(exc)}); check its permissions or delete it") from exc
+        raise DataError(f"{path}: cannot be read ({one_line(exc)}); check its permissions or delete it") from exc
     return data, (info.st_size, info.st_mtime_ns)
 
 
@@ -283,7 +283,7 @@ def _open(data: bytes, path: str | Path) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        reason = "Pillow cannot identify its format" if isinstance(exc, UnidentifiedImageError) else _reason(exc)
+        reason = "Pillow cannot identify its format" if isinstance(exc, UnidentifiedImageError) else one_line(exc)
         raise DataError(
             f"{path}: is not a readable PNG/JPEG image ({reason}); replace it with a valid image or delete it"
         ) from exc
@@ -292,10 +292,6 @@ def _open(data: bytes, path: str | Path) -> Image.Image:
             image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(
-            f"{path}: image is truncated or corrupt ({_reason(exc)}); replace it with a complete copy or delete it"
+            f"{path}: image is truncated or corrupt ({one_line(exc)}); replace it with a complete copy or delete it"
         ) from exc
     return image
-
-
-def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -8,7 +8,7 @@ from typing import Any, overload
 
 import yaml
 
-from nas.errors import DataError
+from nas.errors import DataError, one_line
 
 SPEC_FILE = "dataset.yaml"
 TASK_TYPES = ("classification",)
@@ -37,8 +37,7 @@ def read_spec(folder: Path) -> DatasetSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        reason = " ".join(str(exc).split())
-        raise DataError(f"{path}: is not valid YAML ({reason}); fix the syntax or delete the file") from exc
+        raise DataError(f"{path}: is not valid YAML ({one_line(exc)}); fix the syntax or delete the file") from exc
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise DataError(f"{path}: must be a mapping of keys {', '.join(TOP_KEYS)}; got {type(raw).__name__}")
