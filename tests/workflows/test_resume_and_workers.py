@@ -14,6 +14,7 @@ import pytest
 
 from nas.study import make_storage
 from tests.workflows.conftest import NASFLOW, REPO, cli_env, summary_of
+from tests.workflows.test_kill_suite import kill_when
 
 pytestmark = pytest.mark.slow
 STUDY = "digits_cnn-digits"
@@ -34,8 +35,6 @@ def no_running_mlflow_runs(tracking_uri: str) -> list:
 
 
 def test_kill_9_mid_trial_then_the_same_command_finishes_the_budget(nasflow, workspace: Path, digits_folder: Path) -> None:
-    from tests.workflows.test_kill_suite import kill_when
-
     args = ["search", "--json", "--no-progress", f"data.path={digits_folder}", "search.n_trials=3",
             "search.pruner=none", "search.sampler=random", "train.epochs=3"]
     kill_when(workspace, args, lambda: True, "trial-1-epoch-1")  # the second trial, its first epoch reported
